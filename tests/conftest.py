@@ -1,0 +1,99 @@
+"""Shared fixtures: free loopback ports, and leak checks for threads and asyncio tasks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    return free_port()
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leaks() -> Iterator[None]:
+    """Fail a test that leaves a thread of ours running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [
+        t
+        for t in threading.enumerate()
+        if t not in before and t.is_alive() and t.name.startswith("conduit")
+    ]
+    for t in leaked:
+        t.join(timeout=5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"threads left running: {still}"
+
+
+class LoopThread:
+    """An asyncio loop on its own thread, for peers (servers) that tests drive synchronously."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self._asyncio = asyncio
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="conduit-test-peer")
+        self.thread.start()
+
+    def call(self, coro: object, timeout: float = 15.0) -> object:
+        """Run a coroutine on the loop and return its result."""
+        return self._asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def peer_loop() -> Iterator[LoopThread]:
+    """A loop thread for servers the test starts; closed after the test."""
+    lt = LoopThread()
+    yield lt
+    lt.close()
+
+
+def wait_until(condition: object, timeout: float = 10.0, what: str = "") -> None:
+    """Poll `condition()` every 10 ms until true; fail the test after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(0.01)
+
+
+def demo_copy(dest: Path) -> Path:
+    """A copy of the demo project in `dest` whose devices listen on free ports."""
+    import re
+    import shutil
+
+    from hmi.resources import demo_project
+
+    target = dest / "demo"
+    shutil.copytree(demo_project(), target)
+    devices = target / "devices.toml"
+    text = re.sub(r"(?m)^port = \d+$", lambda _: f"port = {free_port()}", devices.read_text())
+    devices.write_text(text)
+    return target
