@@ -1,0 +1,3 @@
+from hmi.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""`conduit`: the headless command line (check, run, tags, sim).
+
+Prints what a person needs and exits non-zero on failure; a project error is a list of
+messages with file and line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hmi.project import ProjectError, check_project, load_project
+from hmi.station import Station
+from hmi.tags import Reason, TagDef, Value, format_value
+
+log = logging.getLogger("conduit")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `conduit` command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except ProjectError as exc:
+        print(str(exc), file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) in {args.project}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conduit", description="Conduit HMI station runtime")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="validate a project folder")
+    p.add_argument("project", type=Path)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="run the station runtime without a window")
+    p.add_argument("project", type=Path)
+    p.add_argument("--for", dest="duration", type=float, metavar="SECONDS", help="stop after")
+    _simulate_options(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("tags", help="print a snapshot of every tag")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="wait up to this long for every tag's first value (default 5)",
+    )
+    _simulate_options(p)
+    p.set_defaults(func=cmd_tags)
+
+    p = sub.add_parser("sim", help="run the heating-plant simulator alone (Modbus TCP)")
+    p.add_argument("project", type=Path, nargs="?", help="serve the devices this project simulates")
+    p.add_argument("--port", type=int, default=15020, help="first port without a project")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--speed", type=float, default=1.0, help="time acceleration factor")
+    p.add_argument("--for", dest="duration", type=float, metavar="SECONDS", help="stop after")
+    p.add_argument("--register-map", action="store_true", help="print the register map and exit")
+    p.set_defaults(func=cmd_sim)
+    return parser
+
+
+def _simulate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--simulate",
+        action="store_true",
+        help="serve the devices marked `simulate` with the built-in plant simulator",
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="simulator time acceleration")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a project; print every problem and warning."""
+    project = load_project(args.project)
+    for warning in check_project(project):
+        print(f"warning: {warning}")
+    calcs = sum(1 for t in project.tags.values() if t.is_calc)
+    print(
+        f"{args.project}: OK — {len(project.tags)} tags ({calcs} calculated), "
+        f"{len(project.devices)} devices"
+    )
+    return 0
+
+
+def _wait_for_stop(duration: float | None) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait(duration)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the station until interrupted or for a given time."""
+    station = Station.open(args.project, simulate=args.simulate, sim_speed=args.speed)
+    with station:
+        print(f"running {station.project.name}: {len(station.runtime.tags)} tags; Ctrl-C stops")
+        _wait_for_stop(args.duration)
+        _, values = station.runtime.store.snapshot()
+        good = sum(1 for v in values.values() if v.good)
+        print(f"stopped: {good}/{len(values)} tags good, {station.runtime.samples_in} samples")
+    return 0
+
+
+def cmd_tags(args: argparse.Namespace) -> int:
+    """Print every tag's current value once the first values arrived (or after --wait)."""
+    station = Station.open(args.project, simulate=args.simulate, sim_speed=args.speed)
+    with station:
+        store = station.runtime.store
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            _, values = store.snapshot()
+            if all(v.reason is not Reason.INITIAL for v in values.values()):
+                break
+            time.sleep(0.05)
+        station.runtime.call(station.runtime.refresh_link_stats()).result(5)
+        _, values = store.snapshot()
+        tags = station.runtime.tags
+    if args.json:
+        print(json.dumps({n: _as_json(tags[n], v) for n, v in values.items()}, indent=1))
+    else:
+        for name, value in values.items():
+            print(_as_line(tags[name], value))
+    return 0
+
+
+def _as_line(tag: TagDef, value: Value) -> str:
+    ts = datetime.fromtimestamp(value.source_ts).strftime("%H:%M:%S") if value.source_ts else "-"
+    return f"{tag.name:<28} {format_value(tag, value):<34} {ts}"
+
+
+def _as_json(tag: TagDef, value: Value) -> dict[str, Any]:
+    return {
+        "value": value.value,
+        "unit": tag.unit,
+        "quality": value.quality.name.lower(),
+        "reason": str(value.reason),
+        "source_ts": value.source_ts,
+        "recv_ts": value.recv_ts,
+    }
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    """Serve the heating-plant simulator over Modbus TCP until interrupted."""
+    from drivers.sim.registers import register_map_markdown
+    from drivers.sim.serve import endpoints_for, run
+
+    if args.register_map:
+        print(register_map_markdown())
+        return 0
+    if args.project is not None:
+        from hmi.simulation import simulated_endpoints
+
+        endpoints = simulated_endpoints(load_project(args.project)).get("heating", {})
+    else:
+        endpoints = endpoints_for(args.port, host=args.host)
+    for station, (host, port) in endpoints.items():
+        print(f"{station}: modbus://{host}:{port}")
+    run(endpoints, speed=args.speed, duration=args.duration)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

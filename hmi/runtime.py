@@ -1,0 +1,268 @@
+"""Runtime: drives the drivers on its own thread and asyncio loop and keeps the TagStore current.
+
+Owns the data path driver batch -> engineering value -> calc tags -> TagStore -> subscribers.
+It imports no alarms, history or publisher: those subscribe to its change batches (wired by
+`hmi.station`), so the runtime runs and is tested with nothing attached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from drivers import driver_class
+from drivers.base import Driver, LinkStats, Point, Quality, Reason, Sample, WriteResult
+from hmi.project import Project
+from hmi.tags import LINK_FIELDS, TagDef, Value, link_tag_defs, link_tag_name
+from hmi.tagstore import TagStore
+
+log = logging.getLogger("hmi.runtime")
+
+T = TypeVar("T")
+ChangeBatch = list[tuple[str, Value]]
+Subscriber = Callable[[ChangeBatch], None]
+
+DIAG_PERIOD = 1.0  # seconds between link-statistics refreshes
+
+
+class RequestError(Exception):
+    """The runtime could not do what was asked (unknown tag, not writable, not running)."""
+
+
+class Runtime:
+    """Polls every device of a project on a private thread and loop; feeds the TagStore."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.tags: dict[str, TagDef] = dict(project.tags)
+        for device in project.devices:
+            for tag in link_tag_defs(device):
+                self.tags[tag.name] = tag
+        self.store = TagStore(self.tags)
+        self._subscribers: list[Subscriber] = []
+        self._by_key: dict[str, list[TagDef]] = {}
+        self._points: dict[str, list[Point]] = {}  # connection key -> points
+        self._device_of: dict[str, str] = {}  # connection key -> device name
+        for tag in project.tags.values():
+            if tag.address is None:
+                continue
+            key = tag.address.key
+            if key not in self._by_key:
+                scan = project.scan_classes.get(tag.scan, 1.0)
+                conn = tag.address.connection_key
+                self._points.setdefault(conn, []).append(Point(tag.address, scan))
+                self._device_of[conn] = tag.address.authority
+            self._by_key.setdefault(key, []).append(tag)
+        self._calc_rank = {name: i for i, name in enumerate(project.tag_order_for_calcs())}
+        self._drivers: dict[str, Driver] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = threading.Event()
+        self.samples_in = 0  # raw samples received, for benchmarks and diagnostics
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """Call `callback(changes)` on the runtime thread after every applied batch."""
+        self._subscribers.append(callback)
+
+    def start(self) -> None:
+        """Start the runtime thread, its loop and one task per device link."""
+        if self._thread is not None:
+            raise RequestError("runtime already started")
+        self._thread = threading.Thread(target=self._main, name="conduit-runtime", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel every device task, close the links and end the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if loop.is_running():
+            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            try:
+                fut.result(timeout)
+            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                log.warning("runtime did not stop within %.0f s", timeout)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """True while the runtime thread runs its loop."""
+        return self._loop is not None and self._loop.is_running()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run a coroutine on the runtime loop from any thread; returns a future."""
+        if self._loop is None or not self._loop.is_running():
+            coro.close()
+            raise RequestError("runtime is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        loop.call_soon(self._start_tasks)
+        try:
+            loop.run_forever()
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._loop = None
+
+    def _start_tasks(self) -> None:
+        assert self._loop is not None
+        self._evaluate_calcs(set(self._calc_rank), time.time())
+        for conn, points in self._points.items():
+            device_name = self._device_of[conn]
+            device = self.project.devices[device_name]
+            driver = driver_class(device.scheme)(device, self._on_batch)
+            self._drivers[device_name] = driver
+            task = self._loop.create_task(self._run_driver(device_name, driver, points))
+            self._tasks.append(task)
+        self._tasks.append(self._loop.create_task(self._diagnostics_loop()))
+        self._ready.set()
+
+    async def _run_driver(self, name: str, driver: Driver, points: Sequence[Point]) -> None:
+        try:
+            await driver.run(points)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A driver must never end on its own; if it does, its tags must not look alive.
+            log.exception("driver for device %s stopped unexpectedly", name)
+            self._on_batch([Sample(p.key, None, Quality.BAD, Reason.COMM_FAILURE) for p in points])
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    # ---- data path -------------------------------------------------------------------------
+
+    def _on_batch(self, samples: list[Sample]) -> None:
+        """Apply one driver batch: scale, deadband, calc tags, store, notify (runtime thread)."""
+        now = time.time()
+        store = self.store
+        changes: ChangeBatch = []
+        changed_names: set[str] = set()
+        self.samples_in += len(samples)
+        for sample in samples:
+            for tag in self._by_key.get(sample.key, ()):
+                new = _to_value(tag, sample, now)
+                if tag.changed(store.get(tag.name), new):
+                    changes.append((tag.name, new))
+                    changed_names.add(tag.name)
+        if not changes:
+            return
+        store.update(changes)
+        calc_changes = self._evaluate_calcs(self._affected_calcs(changed_names), now)
+        self._notify(changes + calc_changes)
+
+    def _affected_calcs(self, changed: set[str]) -> set[str]:
+        dependents = self.project.dependents
+        affected: set[str] = set()
+        for name in changed:
+            affected.update(dependents.get(name, ()))
+        return affected
+
+    def _evaluate_calcs(self, names: set[str], now: float) -> ChangeBatch:
+        """Recompute calc tags in dependency order; store and return the changed ones."""
+        if not names:
+            return []
+        store = self.store
+        changes: ChangeBatch = []
+        for name in sorted(names, key=self._calc_rank.__getitem__):
+            tag = self.tags[name]
+            value, quality, reason = self.project.expressions[name].evaluate(store.get)
+            if value is not None and quality is not Quality.BAD:
+                value, q2, r2 = tag.to_engineering(value)
+                if q2 < quality:
+                    quality, reason = q2, r2
+            new = Value(value if quality is not Quality.BAD else None, quality, reason, now, now)
+            if tag.changed(store.get(name), new):
+                store.update(((name, new),))  # later calcs may read this one
+                changes.append((name, new))
+        return changes
+
+    def _notify(self, changes: ChangeBatch) -> None:
+        for callback in self._subscribers:
+            try:
+                callback(changes)
+            except Exception:
+                log.exception("subscriber %r failed", callback)
+
+    async def _diagnostics_loop(self) -> None:
+        while True:
+            self._publish_link_stats()
+            await asyncio.sleep(DIAG_PERIOD)
+
+    def _publish_link_stats(self) -> None:
+        now = time.time()
+        changes: ChangeBatch = []
+        for device, driver in self._drivers.items():
+            stats = driver.stats()
+            for name, _unit, _type, _text in LINK_FIELDS:
+                raw = stats.since if name == "last_change" else getattr(stats, name)
+                tag = self.tags[link_tag_name(device, name)]
+                ts = stats.since if name == "online" else now
+                if raw is None:  # e.g. no response time measured yet
+                    new = Value(None, Quality.BAD, Reason.INITIAL, ts, now)
+                else:
+                    new = Value(raw, Quality.GOOD, Reason.NONE, ts, now)
+                if tag.changed(self.store.get(tag.name), new):
+                    changes.append((tag.name, new))
+        if changes:
+            self.store.update(changes)
+            self._notify(changes)
+
+    # ---- queries and writes ----------------------------------------------------------------
+
+    async def refresh_link_stats(self) -> None:
+        """Publish the diagnostics tags now instead of at the next period."""
+        self._publish_link_stats()
+
+    def link_stats(self) -> dict[str, LinkStats]:
+        """Link statistics of every device with a running driver."""
+        return {name: driver.stats() for name, driver in self._drivers.items()}
+
+    async def write(self, tag_name: str, value: Any) -> WriteResult:
+        """Write an engineering value to a tag's source (one attempt; on the runtime loop).
+
+        Only `hmi.commands` may call this for plant writes: it checks roles and interlocks first.
+        """
+        tag = self.tags.get(tag_name)
+        if tag is None:
+            raise RequestError(f"unknown tag {tag_name!r}")
+        if not tag.writable or tag.address is None:
+            raise RequestError(f"tag {tag_name} is not writable")
+        driver = self._drivers.get(tag.address.authority)
+        if driver is None:
+            raise RequestError(f"device {tag.address.authority} of tag {tag_name} is not running")
+        return await driver.write(tag.address, tag.to_raw(value))
+
+
+def _to_value(tag: TagDef, sample: Sample, now: float) -> Value:
+    """The tag-level value of one raw sample (bad samples carry no number)."""
+    if sample.quality is Quality.BAD:
+        return Value(None, Quality.BAD, sample.reason, sample.source_ts, now)
+    value, quality, reason = tag.to_engineering(sample.value)
+    if quality is Quality.BAD:
+        return Value(None, quality, reason, sample.source_ts, now)
+    if sample.quality < quality:
+        quality, reason = sample.quality, sample.reason
+    return Value(value, quality, reason, sample.source_ts or now, now)

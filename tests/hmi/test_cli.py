@@ -1,0 +1,77 @@
+"""The `conduit` command: check, tags, run, sim — as a person runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hmi.cli import main
+from hmi.resources import demo_project
+from tests.conftest import demo_copy
+
+
+def test_check_accepts_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(demo_project())]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out
+    assert "5 devices" in out
+
+
+def test_check_lists_every_problem_with_file_and_line_and_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "project.toml").write_text('[project]\nname = "broken"\n')
+    (tmp_path / "devices.toml").write_text('[PLC1]\ndriver = "modbus"\nport = 502\n')
+    (tmp_path / "tags.toml").write_text(
+        '[[tag]]\nname = "A.B"\naddress = "modbus://PLC1/1/hr/0?type=flaot32"\n\n'
+        '[[tag]]\nname = "A.C"\nexpr = "A.B + A.Z"\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "hmi", "check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "tags.toml:3: tag A.B: address:" in proc.stderr
+    assert "unknown type 'flaot32'" in proc.stderr
+    assert "tags.toml:7: tag A.C: expr:" in proc.stderr
+    assert "'A.Z'" in proc.stderr
+    assert "2 problem(s)" in proc.stderr
+
+
+def test_tags_json_shows_live_values_from_the_simulator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tags", str(demo_copy(tmp_path)), "--simulate", "--json", "--wait", "10"]) == 0
+    tags = json.loads(capsys.readouterr().out)
+    supply = tags["HS1.TT101"]
+    assert supply["quality"] == "good"
+    assert supply["unit"] == "°C"
+    assert 60 < supply["value"] < 130
+    assert tags["_diag.PLC_HS1.online"]["value"] is True
+    assert all(t["quality"] == "good" for n, t in tags.items() if not n.startswith("_diag"))
+
+
+def test_run_for_a_while_reports_good_tags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(demo_copy(tmp_path)), "--simulate", "--for", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("running Demo district heating")
+    good, total = out.split("stopped: ")[1].split(" tags good")[0].split("/")
+    assert int(total) > 100
+    assert int(good) > int(total) * 0.8
+
+
+def test_sim_prints_its_register_map(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--register-map"]) == 0
+    out = capsys.readouterr().out
+    assert "HS1.TT101" in out
+    assert (
+        out.strip() == (Path(__file__).parents[2] / "docs" / "register-map.md").read_text().strip()
+    )
