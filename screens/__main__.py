@@ -1,0 +1,3 @@
+from screens.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The demo: simulator + runtime + window, live good values over real Modbus TCP; screenshots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from hmi.client import InProcessClient, connect
+from hmi.tags import Quality
+from screens.app import MainWindow
+from screens.tag_browser import COL_NAME, COL_QUALITY, COL_VALUE
+from screens.theme import apply_theme
+from tests.conftest import demo_copy
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "build" / "screenshots"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[InProcessClient]:
+    client = connect(demo_copy(tmp_path), simulate=True)
+    yield client
+    client.close()
+
+
+def test_demo_window_shows_live_good_values_from_the_simulator(
+    qtbot: QtBot, demo: InProcessClient
+) -> None:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app)
+    window = MainWindow(demo)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    model = window.browser.model
+    modbus_tags = [t.name for t in demo.tag_defs().values() if t.address is not None]
+    assert len(modbus_tags) >= 100
+
+    def all_good() -> bool:
+        return all(model.value(name).quality is Quality.GOOD for name in modbus_tags)
+
+    qtbot.waitUntil(all_good, timeout=15000)
+    rows = {
+        window.browser.proxy.index(r, COL_NAME).data(): r
+        for r in range(window.browser.proxy.rowCount())
+    }
+    supply = float(window.browser.proxy.index(rows["HS1.TT101"], COL_VALUE).data())
+    ret = float(window.browser.proxy.index(rows["HS1.TT102"], COL_VALUE).data())
+    assert 60.0 < supply < 130.0, "heat source supply temperature is plausible"
+    assert ret < supply, "return is cooler than supply"
+    assert window.browser.proxy.index(rows["HS1.TT101"], COL_QUALITY).data() == "good"
+    qtbot.waitUntil(lambda: window.links.text().startswith("devices online 5/5"), timeout=5000)
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    window.resize(1280, 760)
+    assert window.grab().save(str(SCREENSHOTS / "tag_browser.png"))
+    qtbot.keyClicks(window.browser.filter, "SS2.")
+    names = [
+        window.browser.proxy.index(r, COL_NAME).data()
+        for r in range(window.browser.proxy.rowCount())
+    ]
+    assert names, "the filter keeps the SS2 tags"
+    assert all(n.startswith("SS2.") or n.startswith("_diag.PLC_SS2") for n in names), names
+    assert window.grab().save(str(SCREENSHOTS / "tag_browser_filtered.png"))
+    window.refresher.stop()
+
+
+def test_an_offline_substation_shows_bad_values_and_comes_back(
+    qtbot: QtBot, demo: InProcessClient
+) -> None:
+    from drivers.sim.faults import Offline  # the test injects the fault like a field failure
+
+    window = MainWindow(demo)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    model = window.browser.model
+    qtbot.waitUntil(lambda: model.value("SS4.TT201").quality is Quality.GOOD, timeout=15000)
+    simulation = demo.station.simulation
+    assert simulation is not None and simulation.heating is not None
+    plant = simulation.heating.plant
+    fault = Offline("SS4")
+    simulation.call(plant.faults.add, fault)
+    qtbot.waitUntil(lambda: model.value("SS4.TT201").quality is Quality.BAD, timeout=8000)
+    assert model.value("SS4.TT201").value is None
+    assert model.value("SS1.TT201").quality is Quality.GOOD, "other substations unaffected"
+    qtbot.waitUntil(lambda: "offline: PLC_SS4" in window.links.text(), timeout=5000)
+    qtbot.keyClicks(window.browser.filter, "SS4.")
+    assert window.browser.proxy.index(0, COL_VALUE).data() == "BAD"
+    assert window.grab().save(str(SCREENSHOTS / "tag_browser_offline.png"))
+    simulation.call(plant.faults.remove, fault)
+    qtbot.waitUntil(lambda: model.value("SS4.TT201").quality is Quality.GOOD, timeout=15000)
+    window.refresher.stop()
+
+
+def test_the_application_entry_point_starts_and_quits(tmp_path: Path) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "screens",
+            str(demo_copy(tmp_path)),
+            "--simulate",
+            "--exit-after",
+            "3",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "station Demo district heating started" in proc.stderr
