@@ -1,0 +1,1 @@
+"""Benchmarks printed by `make bench` (figures and ratios, not pass/fail tests)."""
