@@ -6,12 +6,33 @@ This module must stay free of `hmi`, `screens` and Qt (drivers may not import th
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, ClassVar, Protocol
 
 from drivers.address import Address
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number of seconds or text like '250ms', '1s', '2m', '1h'."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError(
+            f"bad duration {value!r} (expected a number of seconds or text "
+            "like '250ms', '1s', '2m')"
+        )
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"duration {value!r} must be above zero")
+    return seconds
 
 
 class Quality(IntEnum):

@@ -180,7 +180,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
         endpoints = endpoints_for(args.port, host=args.host)
     for station, (host, port) in endpoints.items():
         print(f"{station}: modbus://{host}:{port}")
-    run(endpoints, speed=args.speed, duration=args.duration)
+    run(
+        endpoints,
+        speed=args.speed,
+        duration=args.duration,
+        ready=lambda: print("serving; Ctrl-C stops", flush=True),
+    )
     return 0
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drivers.base import parse_duration
+
 __all__ = [
     "Fields",
     "Problem",
@@ -29,8 +31,6 @@ __all__ = [
     "parse_duration",
 ]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _HEADER = re.compile(r"^\s*\[(?P<array>\[)?\s*(?P<name>[^\[\]]*?)\s*\]\]?\s*(?:#.*)?$")
 _ANY_HEADER = re.compile(r"^\s*\[")
@@ -101,22 +101,6 @@ def finite_number(value: Any) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an integer beyond the float range
         return False
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from a number of seconds or text like '250ms', '1s', '2m', '1h'."""
-    if finite_number(value):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    else:
-        raise ValueError(
-            f"bad duration {value!r} (expected a number of seconds or text "
-            "like '250ms', '1s', '2m')"
-        )
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"duration {value!r} must be above zero")
-    return seconds
 
 
 def kind(value: Any) -> str:

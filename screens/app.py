@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,9 +72,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _no_display() -> bool:
+    """True on Linux without a display server and without an explicit Qt platform."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `conduit-hmi`."""
     args = _parser().parse_args(argv)
+    if _no_display():
+        print(
+            "conduit-hmi: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Run it in a "
+            "desktop session, or headless with QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
+        return 1
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -30,6 +29,7 @@ from drivers.base import (
     Sample,
     Sink,
     WriteResult,
+    parse_duration,
 )
 from drivers.link import Backoff, LinkMonitor
 from drivers.modbus.codec import ModbusAddress, modbus_address, parse_address
@@ -41,7 +41,6 @@ log = logging.getLogger("drivers.modbus")
 logging.getLogger("pymodbus").setLevel(logging.ERROR)
 
 RESET_AFTER_TIMEOUTS = 3  # consecutive unanswered requests before the socket is reset
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*$")
 _DEFAULTS: dict[str, Any] = {"max_gap": 16, "max_bit_gap": 64, "max_registers": 125}
 _DEFAULTS |= {"max_bits": 2000, "reconnect_min": 0.5, "reconnect_max": 30.0}
 
@@ -55,11 +54,8 @@ def _option(device: DeviceConfig, name: str, kind: type) -> Any:
     try:
         if isinstance(raw, bool):
             raise ValueError("not a number")
-        if kind is float and isinstance(raw, str):
-            match = _DURATION.match(raw)
-            if not match:
-                raise ValueError("expected seconds or a duration such as 250ms or 2s")
-            return float(match[1]) / (1000.0 if match[2] == "ms" else 1.0)
+        if kind is float:
+            return parse_duration(raw)
         return kind(raw)
     except (TypeError, ValueError) as exc:
         raise DriverError(f"{device.name}: option {name}={raw!r}: {exc}") from None

@@ -365,8 +365,12 @@ def run(
     *,
     config: PlantConfig | None = None,
     duration: float | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve the simulator until interrupted (Ctrl+C, SIGINT, SIGTERM) or for `duration` s."""
+    """Serve the simulator until interrupted (Ctrl+C, SIGINT, SIGTERM) or for `duration` s.
+
+    `ready` is called once every station listens and the signal handlers are in place.
+    """
 
     async def main() -> None:
         sim = HeatingSimulator(config)
@@ -376,6 +380,8 @@ def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)  # not on Windows: Ctrl+C still works
+        if ready is not None:
+            ready()
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(duration):

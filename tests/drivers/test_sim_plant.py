@@ -22,6 +22,7 @@ from drivers.sim.registers import (
     demo_tags_toml,
     register_map_markdown,
 )
+from hmi.projectload import TAG_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -367,21 +368,7 @@ def test_demo_project_files_parse() -> None:
     assert list(devices) == ["PLC_HS1", "PLC_SS1", "PLC_SS2", "PLC_SS3", "PLC_SS4"]
     assert [d["port"] for d in devices.values()] == [15020, 15021, 15022, 15023, 15024]
     tags = tomllib.loads(demo_tags_toml())["tag"]
-    allowed = {
-        "name",
-        "description",
-        "address",
-        "expr",
-        "unit",
-        "type",
-        "scale",
-        "offset",
-        "deadband",
-        "scan",
-        "range",
-        "decimals",
-        "writable",
-    }
+    allowed = set(TAG_KEYS)
     names = [t["name"] for t in tags]
     assert len(names) == len(set(names)) == len(REGISTERS) + len(DERIVED)
     for tag in tags:

@@ -124,3 +124,19 @@ def test_the_application_entry_point_starts_and_quits(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "station Demo district heating started" in proc.stderr
+
+
+def test_without_a_display_the_application_says_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "screens", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "no display found" in proc.stderr
+    assert "QT_QPA_PLATFORM=offscreen" in proc.stderr

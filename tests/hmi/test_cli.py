@@ -75,3 +75,42 @@ def test_sim_prints_its_register_map(capsys: pytest.CaptureFixture[str]) -> None
     assert (
         out.strip() == (Path(__file__).parents[2] / "docs" / "register-map.md").read_text().strip()
     )
+
+
+def test_sim_alone_serves_the_plant_over_modbus_tcp(tmp_path: Path) -> None:
+    import asyncio
+
+    from pymodbus.client import AsyncModbusTcpClient
+
+    from drivers.modbus.codec import decode
+    from drivers.sim.registers import BY_NAME
+    from tests.conftest import free_port
+
+    base = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hmi", "sim", "--port", str(base), "--for", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(6)]
+        assert lines[0].strip() == f"HS1: modbus://127.0.0.1:{base}"
+        assert lines[5].strip() == "serving; Ctrl-C stops"
+        point = BY_NAME["HS1.TT101"]
+
+        async def read_supply() -> float:
+            client = AsyncModbusTcpClient("127.0.0.1", port=base, timeout=2)
+            assert await client.connect()
+            reply = await client.read_input_registers(
+                point.offset, count=2, device_id=point.unit_id
+            )
+            client.close()
+            return float(decode(reply.registers, "float32"))
+
+        assert 60.0 < asyncio.run(read_supply()) < 130.0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
