@@ -14,6 +14,9 @@ from drivers.base import Driver
 # scheme -> "module:Class"
 SCHEMES: dict[str, str] = {
     "modbus": "drivers.modbus.driver:ModbusDriver",
+    "opcua": "drivers.opcua.driver:OpcUaDriver",
+    "mqtt": "drivers.mqtt.driver:MqttDriver",
+    "spb": "drivers.mqtt.driver:MqttDriver",  # Sparkplug B: the MQTT driver, same broker link
 }
 
 

@@ -81,8 +81,8 @@ class Point:
 
     @property
     def key(self) -> str:
-        """Subscription key: samples for this point carry it."""
-        return self.address.key
+        """The point's full canonical address (with its #member): samples for it carry this."""
+        return str(self.address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,10 @@ class DeviceConfig:
     port: int = 0
     timeout: float = 1.0
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Never from project files: filled in at run time from the OS keyring.
+    password: str | None = field(default=None, repr=False)
+    # Where a driver may keep per-installation state (e.g. its OPC UA certificate); "" = none.
+    data_dir: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import logging
 import signal
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from hmi.project import ProjectError, check_project, load_project
-from hmi.station import Station
+from hmi.secrets import SecretsError, delete_password, set_password
+from hmi.station import Station, StationError
 from hmi.tags import Reason, TagDef, Value, format_value
 
 log = logging.getLogger("conduit")
@@ -41,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {args.project}", file=sys.stderr)
         return 2
+    except StationError as exc:
+        print(f"conduit: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return code
@@ -73,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     _simulate_options(p)
     p.set_defaults(func=cmd_tags)
+
+    p = sub.add_parser("secrets", help="store or delete a device password in the OS keyring")
+    p.add_argument("action", choices=("set", "delete"))
+    p.add_argument("device", help="device name as in devices.toml")
+    p.add_argument(
+        "--stdin", action="store_true", help="read the password from standard input (scripts)"
+    )
+    p.set_defaults(func=cmd_secrets)
 
     p = sub.add_parser("sim", help="run the heating-plant simulator alone (Modbus TCP)")
     p.add_argument("project", type=Path, nargs="?", help="serve the devices this project simulates")
@@ -162,6 +175,28 @@ def _as_json(tag: TagDef, value: Value) -> dict[str, Any]:
         "source_ts": value.source_ts,
         "recv_ts": value.recv_ts,
     }
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    """Store or delete a device password; it is never echoed, logged or taken from argv."""
+    try:
+        if args.action == "delete":
+            found = delete_password(args.device)
+            print(f"{args.device}: password deleted" if found else f"{args.device}: none stored")
+            return 0
+        if args.stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = getpass.getpass(f"password for {args.device}: ")
+            if getpass.getpass("again: ") != password:
+                print("the two entries differ; nothing stored", file=sys.stderr)
+                return 1
+        set_password(args.device, password)
+    except SecretsError as exc:
+        print(f"conduit secrets: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.device}: password stored in the OS keyring")
+    return 0
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

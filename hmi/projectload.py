@@ -373,7 +373,9 @@ class Loader:
                 "address",
                 f"{text}: unknown device {device!r}" + (hint or " (declare it in devices.toml)"),
             )
-        elif (driver := self.device_drivers.get(device)) is not None and driver != scheme:
+        elif (driver := self.device_drivers.get(device)) is not None and (
+            driver != scheme and self.driver(driver)[0] is not cls  # mqtt:// and spb:// share one
+        ):
             fields.problem(
                 "address", f"{text}: device {device!r} uses driver {driver!r}, not {scheme!r}"
             )

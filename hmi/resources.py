@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,15 @@ def resource_path(*parts: str) -> Path:
     bundle = getattr(sys, "_MEIPASS", None)
     root = Path(bundle) if bundle else Path(__file__).resolve().parent.parent
     return root.joinpath("resources", *parts)
+
+
+def data_home() -> Path:
+    """This installation's data folder (certificates, buffers): $CONDUIT_HOME or XDG data."""
+    explicit = os.environ.get("CONDUIT_HOME")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "conduit-hmi"
 
 
 def demo_project() -> Path:

@@ -12,11 +12,20 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 from drivers import driver_class
-from drivers.base import Driver, LinkStats, Point, Quality, Reason, Sample, WriteResult
+from drivers.base import (
+    DeviceConfig,
+    Driver,
+    LinkStats,
+    Point,
+    Quality,
+    Reason,
+    Sample,
+    WriteResult,
+)
 from hmi.project import Project
 from hmi.tags import LINK_FIELDS, TagDef, Value, link_tag_defs, link_tag_name
 from hmi.tagstore import TagStore
@@ -37,27 +46,25 @@ class RequestError(Exception):
 class Runtime:
     """Polls every device of a project on a private thread and loop; feeds the TagStore."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, devices: Mapping[str, DeviceConfig] | None = None) -> None:
         self.project = project
+        # the devices as the drivers get them: with credentials and data folder filled in
+        self.devices: Mapping[str, DeviceConfig] = devices or project.devices
         self.tags: dict[str, TagDef] = dict(project.tags)
         for device in project.devices:
             for tag in link_tag_defs(device):
                 self.tags[tag.name] = tag
         self.store = TagStore(self.tags)
         self._subscribers: list[Subscriber] = []
-        self._by_key: dict[str, list[TagDef]] = {}
-        self._points: dict[str, list[Point]] = {}  # connection key -> points
-        self._device_of: dict[str, str] = {}  # connection key -> device name
+        self._by_key: dict[str, list[TagDef]] = {}  # point key (full address) -> its tags
+        self._points: dict[str, list[Point]] = {}  # device name -> points (one driver each)
         for tag in project.tags.values():
             if tag.address is None:
                 continue
-            key = tag.address.key
-            if key not in self._by_key:
-                scan = project.scan_classes.get(tag.scan, 1.0)
-                conn = tag.address.connection_key
-                self._points.setdefault(conn, []).append(Point(tag.address, scan))
-                self._device_of[conn] = tag.address.authority
-            self._by_key.setdefault(key, []).append(tag)
+            point = Point(tag.address, project.scan_classes.get(tag.scan, 1.0))
+            if point.key not in self._by_key:
+                self._points.setdefault(tag.address.authority, []).append(point)
+            self._by_key.setdefault(point.key, []).append(tag)
         self._calc_rank = {name: i for i, name in enumerate(project.tag_order_for_calcs())}
         self._drivers: dict[str, Driver] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,9 +133,8 @@ class Runtime:
     def _start_tasks(self) -> None:
         assert self._loop is not None
         self._evaluate_calcs(set(self._calc_rank), time.time())
-        for conn, points in self._points.items():
-            device_name = self._device_of[conn]
-            device = self.project.devices[device_name]
+        for device_name, points in self._points.items():
+            device = self.devices[device_name]
             driver = driver_class(device.scheme)(device, self._on_batch)
             self._drivers[device_name] = driver
             task = self._loop.create_task(self._run_driver(device_name, driver, points))

@@ -8,13 +8,42 @@ to know about the others.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
+from drivers.base import DeviceConfig
 from hmi.project import Project, load_project
+from hmi.resources import data_home
 from hmi.runtime import Runtime
+from hmi.secrets import SecretsError, get_password
 from hmi.simulation import SimulationHost
 
 log = logging.getLogger("hmi.station")
+
+
+class StationError(Exception):
+    """The station cannot start as configured; the message says what to do."""
+
+
+def runtime_devices(project: Project, data_dir: Path) -> dict[str, DeviceConfig]:
+    """The project's devices as drivers get them: keyring passwords and the data folder filled in.
+
+    The keyring is asked only for devices that log in (a `username` option).
+    """
+    devices: dict[str, DeviceConfig] = {}
+    for name, device in project.devices.items():
+        password = None
+        if device.options.get("username"):
+            try:
+                password = get_password(name)
+            except SecretsError as exc:
+                raise StationError(str(exc)) from None
+            if password is None:
+                log.warning(
+                    "device %s: no password stored (run `conduit secrets set %s`)", name, name
+                )
+        devices[name] = replace(device, password=password, data_dir=str(data_dir))
+    return devices
 
 
 class Station:
@@ -22,8 +51,9 @@ class Station:
 
     def __init__(self, project: Project, *, simulate: bool = False, sim_speed: float = 1.0) -> None:
         self.project = project
+        self.data_dir = data_home()
         self.simulation = SimulationHost(project, speed=sim_speed) if simulate else None
-        self.runtime = Runtime(project)
+        self.runtime = Runtime(project, runtime_devices(project, self.data_dir))
 
     @classmethod
     def open(cls, path: str | Path, *, simulate: bool = False, sim_speed: float = 1.0) -> Station:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Certificates, buffers and other per-installation state go to a throwaway folder, never ~/.
+os.environ["CONDUIT_HOME"] = tempfile.mkdtemp(prefix="conduit-test-home-")
 
 
 def free_port() -> int:
