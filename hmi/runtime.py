@@ -57,14 +57,17 @@ class Runtime:
         self.store = TagStore(self.tags)
         self._subscribers: list[Subscriber] = []
         self._by_key: dict[str, list[TagDef]] = {}  # point key (full address) -> its tags
-        self._points: dict[str, list[Point]] = {}  # device name -> points (one driver each)
+        points: dict[str, dict[str, Point]] = {}  # device name -> point key -> point
         for tag in project.tags.values():
             if tag.address is None:
                 continue
             point = Point(tag.address, project.scan_classes.get(tag.scan, 1.0))
-            if point.key not in self._by_key:
-                self._points.setdefault(tag.address.authority, []).append(point)
+            known = points.setdefault(tag.address.authority, {}).get(point.key)
+            if known is None or point.scan < known.scan:  # shared address: the fastest scan
+                points[tag.address.authority][point.key] = point
             self._by_key.setdefault(point.key, []).append(tag)
+        # device name -> its points (one driver per device)
+        self._points: dict[str, list[Point]] = {d: list(p.values()) for d, p in points.items()}
         self._calc_rank = {name: i for i, name in enumerate(project.tag_order_for_calcs())}
         self._drivers: dict[str, Driver] = {}
         self._loop: asyncio.AbstractEventLoop | None = None

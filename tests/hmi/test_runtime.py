@@ -155,3 +155,16 @@ def test_changes_since_reports_each_change_once(station: Station) -> None:
     # nothing changes on the device: later pulls only see the periodic diagnostics
     _, later = store.changes_since(version)
     assert not {"S.TT1", "S.TT2", "S.PUMP", "S.DT"} & set(later)
+
+
+def test_tags_sharing_an_address_share_one_point_at_the_fastest_scan(tmp_path: Path) -> None:
+    from hmi.runtime import Runtime
+
+    root = write_project(tmp_path, 502)
+    with (root / "tags.toml").open("a") as f:
+        f.write('\n[[tag]]\nname = "S.TT1_SLOW"\n')
+        f.write('address = "modbus://PLC1/1/hr/0?type=float32&order=CDAB"\nscan = "slow"\n')
+    runtime = Runtime(load_project(root))
+    points = [p for p in runtime._points["PLC1"] if p.key.endswith("hr/0?type=float32&order=CDAB")]
+    assert len(points) == 1
+    assert points[0].scan == pytest.approx(0.1)  # "fast" of this project, not "slow"
