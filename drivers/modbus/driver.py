@@ -61,6 +61,21 @@ def _option(device: DeviceConfig, name: str, kind: type) -> Any:
         raise DriverError(f"{device.name}: option {name}={raw!r}: {exc}") from None
 
 
+async def cancel_all(tasks: Sequence[asyncio.Task[Any]]) -> list[Any]:
+    """Cancel tasks and wait until every one has ended; returns their results or exceptions.
+
+    pymodbus awaits responses with `asyncio.wait_for`, which on Python 3.11 can swallow a
+    cancellation that races with a response arriving; such a task would poll on, so it is
+    cancelled again until it really ends.
+    """
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+    return [t.exception() if not t.cancelled() and t.exception() else None for t in tasks]
+
+
 def next_deadline(deadline: float, now: float, period: float) -> float:
     """The next tick after `deadline` on its fixed grid, skipping ticks already missed at `now`."""
     deadline += period
@@ -288,9 +303,7 @@ class ModbusDriver:
             try:
                 await self._wake.wait()
             finally:
-                for task in tasks:
-                    task.cancel()
-                results = await asyncio.gather(*tasks, return_exceptions=True)
+                results = await cancel_all(tasks)
             for result in results:
                 if isinstance(result, Exception):
                     log.error("%s: poll failed", self._device.name, exc_info=result)
