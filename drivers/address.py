@@ -8,10 +8,22 @@ order), so `format(parse(text))` is stable and project diffs stay clean.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
-_SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
-_QUERY_SAFE = "!$'()*+,;:@-._~/"
+
+def _quote(text: str, reserved: str) -> str:
+    """Percent-encode '%', `reserved`, spaces and control characters; keep the rest raw.
+
+    Raw Unicode stays readable in project files (Chinese topic names and NodeIds).
+    """
+    if not any(c == "%" or c in reserved or c.isspace() or not c.isprintable() for c in text):
+        return text
+    return "".join(
+        "".join(f"%{b:02X}" for b in c.encode())
+        if c == "%" or c in reserved or c.isspace() or not c.isprintable()
+        else c
+        for c in text
+    )
 
 
 class AddressError(ValueError):
@@ -46,13 +58,9 @@ class Address:
     @property
     def key(self) -> str:
         """Everything but the member: one poll block or subscription per key."""
-        text = (
-            self.connection_key
-            + "/"
-            + "/".join(quote(s, safe=_SEGMENT_SAFE) for s in self.segments)
-        )
+        text = self.connection_key + "/" + "/".join(_quote(s, "/?#") for s in self.segments)
         if self.query:
-            text += "?" + "&".join(f"{k}={quote(v, safe=_QUERY_SAFE)}" for k, v in self.query)
+            text += "?" + "&".join(f"{k}={_quote(v, '&#')}" for k, v in self.query)
         return text
 
     def option(self, name: str, default: str | None = None) -> str | None:
@@ -65,7 +73,7 @@ class Address:
     def __str__(self) -> str:
         if self.member is None:
             return self.key
-        return self.key + "#" + quote(self.member, safe=_QUERY_SAFE)
+        return self.key + "#" + _quote(self.member, "#")
 
 
 def split(text: str) -> Address:
