@@ -1,0 +1,1 @@
+"""OPC UA client driver (`opcua://`), built on asyncua: addresses, sessions, security, browsing."""
