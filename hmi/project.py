@@ -19,6 +19,12 @@ from drivers.base import DeviceConfig
 from hmi.expressions import Expression
 from hmi.projectfiles import Problem, ProjectError, Report, did_you_mean
 from hmi.projectload import DEFAULT_SCAN, Loader
+from hmi.publish_config import (
+    PUBLISHER_DEVICE,
+    PUBLISHER_FIELDS,
+    PublishConfig,
+    unmatched_patterns,
+)
 from hmi.tags import LINK_FIELDS, SourceRef, TagDef
 
 __all__ = [
@@ -37,6 +43,7 @@ __all__ = [
 MODICON_SCHEMES = frozenset({"modbus"})  # schemes whose last path segment is a register offset
 _MODICON_FIRST = 10001
 _LINK_FIELDS = tuple(name for name, *_ in LINK_FIELDS)
+_PUBLISHER_FIELDS = tuple(name for name, *_ in PUBLISHER_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class Project:
     tags: dict[str, TagDef]  # in file order
     expressions: dict[str, Expression]  # calc tag name -> compiled expression
     device_sources: dict[str, SourceRef] = field(default_factory=dict, repr=False)
+    publish: PublishConfig | None = None  # [publish]: re-publish tags to an MQTT broker
     # input tag name -> calc tags to recompute when it changes, in computation order
     dependents: dict[str, list[str]] = field(init=False, repr=False, compare=False)
     _calc_order: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -142,6 +150,7 @@ def load_project(path: str | Path) -> Project:
         tags=loader.tags,
         expressions=loader.expressions,
         device_sources=loader.device_sources,
+        publish=loader.publish,
     )
 
 
@@ -196,6 +205,10 @@ def _system_tag_problem(loader: Loader, ref: str) -> str:
     device, _, name = rest.rpartition(".")
     if prefix != "_diag" or not device:
         return f"unknown system tag {ref!r} (system tags are _diag.DEVICE.field)"
+    if device == PUBLISHER_DEVICE and loader.publish_declared:
+        if name not in _PUBLISHER_FIELDS:
+            return f"{ref}: unknown field {name!r}" + did_you_mean(name, _PUBLISHER_FIELDS)
+        return ""
     if loader.devices_known and device not in loader.device_drivers:
         hint = did_you_mean(device, loader.device_drivers, listing=False)
         return f"{ref}: unknown device {device!r}{hint}"
@@ -245,6 +258,15 @@ def check_project(project: Project) -> list[Problem]:
                         context,
                     )
                 )
+    if project.publish is not None:
+        used.add(project.publish.device)
+        names = [*project.tags, *(f"_diag.{PUBLISHER_DEVICE}.{f}" for f in _PUBLISHER_FIELDS)]
+        for device in project.devices:
+            names += [f"_diag.{device}.{f}" for f in _LINK_FIELDS]
+        where = project.publish.source
+        for pattern in unmatched_patterns(project.publish, names):
+            message = f"{pattern!r} matches no tag"
+            warnings.append(Problem(where.file, where.line, "tags", message, "[publish]"))
     for name in project.devices:
         if name not in used:
             where = project.device_sources.get(name, SourceRef("devices.toml"))

@@ -19,6 +19,7 @@ from drivers.address import Address, AddressError, split
 from drivers.base import DeviceConfig, Driver
 from hmi.expressions import Expression, ExpressionError, compile_expression
 from hmi.projectfiles import Fields, Report, TomlFile, did_you_mean, finite_number
+from hmi.publish_config import PublishConfig, read_publish
 from hmi.tags import TAG_NAME, DataType, SourceRef, TagDef
 
 __all__ = ["DEFAULT_SCAN", "DEVICE_KEYS", "TAG_KEYS", "Loader"]
@@ -69,11 +70,21 @@ class Loader:
         self.expr_at: dict[str, tuple[str, int, str]] = {}  # calc -> file, line, context
         self._drivers: dict[str, tuple[type[Driver] | None, str]] = {}
         self._load_failures_reported: set[str] = set()
+        self.publish: PublishConfig | None = None
+        self._publish_fields: Fields | None = None  # [publish], checked once devices are known
+
+    @property
+    def publish_declared(self) -> bool:
+        """True when project.toml has a [publish] table (even one with problems)."""
+        return self._publish_fields is not None
 
     def load(self) -> None:
         """Read every file and check it (calc references and cycles: hmi.project)."""
         self.read_project()
         self.read_devices()
+        if self._publish_fields is not None:
+            args = (self.name, self.device_drivers, self.devices_known)
+            self.publish = read_publish(self._publish_fields, *args)
         for rel in self.tag_files():
             self.read_tags(rel)
 
@@ -110,7 +121,7 @@ class Loader:
     # -- project.toml --------------------------------------------------------------------
 
     def read_project(self) -> None:
-        """project.toml: [project] name, description; [scan] classes."""
+        """project.toml: [project] name, description; [scan] classes; [publish] (read later)."""
         rel = "project.toml"
         if not (self.root / rel).is_file():
             self.report.rank(rel)
@@ -127,7 +138,13 @@ class Loader:
             self.scan_known = False
             return
         top = Fields(self.report, file, 0, "", file.data)
-        top.unknown(("project", "scan"))
+        top.unknown(("project", "scan", "publish"))
+        if isinstance(publish := file.data.get("publish"), dict):
+            self._publish_fields = Fields(
+                self.report, file, file.table_line("publish"), "[publish]", publish
+            )
+        elif publish is not None:
+            top.wrong("publish", "a table [publish]")
         meta = file.data.get("project")
         if not isinstance(meta, dict):
             if meta is None:

@@ -55,7 +55,8 @@ class Runtime:
             for tag in link_tag_defs(device):
                 self.tags[tag.name] = tag
         self.store = TagStore(self.tags)
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._system: list[tuple[tuple[TagDef, ...], Callable[[], Mapping[str, Any]]]] = []
         self._by_key: dict[str, list[TagDef]] = {}  # point key (full address) -> its tags
         points: dict[str, dict[str, Point]] = {}  # device name -> point key -> point
         for tag in project.tags.values():
@@ -80,7 +81,26 @@ class Runtime:
 
     def subscribe(self, callback: Subscriber) -> None:
         """Call `callback(changes)` on the runtime thread after every applied batch."""
-        self._subscribers.append(callback)
+        self._subscribers = (*self._subscribers, callback)
+
+    def unsubscribe(self, callback: Subscriber) -> None:
+        """Stop calling `callback` (from any thread; a batch being delivered may still reach it)."""
+        self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+    def add_system_tags(
+        self, tags: Sequence[TagDef], read: Callable[[], Mapping[str, Any]]
+    ) -> None:
+        """Add system tags (before `start`); `read()` gives their values, name -> raw value.
+
+        `read` runs on the runtime thread with the link diagnostics (every DIAG_PERIOD and on
+        `refresh_link_stats`), so it must not block; a None value makes the tag bad(initial).
+        """
+        if self._thread is not None:
+            raise RequestError("system tags must be added before the runtime starts")
+        for tag in tags:
+            self.tags[tag.name] = tag
+        self.store.add(tag.name for tag in tags)
+        self._system.append((tuple(tags), read))
 
     def start(self) -> None:
         """Start the runtime thread, its loop and one task per device link."""
@@ -233,6 +253,20 @@ class Runtime:
                     new = Value(None, Quality.BAD, Reason.INITIAL, ts, now)
                 else:
                     new = Value(raw, Quality.GOOD, Reason.NONE, ts, now)
+                if tag.changed(self.store.get(tag.name), new):
+                    changes.append((tag.name, new))
+        for tags, read in self._system:
+            try:
+                values = read()
+            except Exception:
+                log.exception("system tag source %r failed", read)
+                continue
+            for tag in tags:
+                raw = values.get(tag.name)
+                if raw is None:
+                    new = Value(None, Quality.BAD, Reason.INITIAL, now, now)
+                else:
+                    new = Value(raw, Quality.GOOD, Reason.NONE, now, now)
                 if tag.changed(self.store.get(tag.name), new):
                     changes.append((tag.name, new))
         if changes:

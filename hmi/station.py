@@ -1,8 +1,8 @@
 """Station: the composition root. Loads a project, builds the runtime and wires what feeds on it.
 
-Everything that runs at a station (simulators when asked for, the runtime, and later history,
-alarms, publisher and command service) is created and connected here, so no other module has
-to know about the others.
+Everything that runs at a station (simulators when asked for, the runtime, the publisher when
+the project has `[publish]`, and later history, alarms and command service) is created and
+connected here, so no other module has to know about the others.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from drivers.base import DeviceConfig
 from hmi.project import Project, load_project
+from hmi.publish import Publisher, PublishError
 from hmi.resources import data_home
 from hmi.runtime import Runtime
 from hmi.secrets import SecretsError, get_password
@@ -53,7 +54,19 @@ class Station:
         self.project = project
         self.data_dir = data_home()
         self.simulation = SimulationHost(project, speed=sim_speed) if simulate else None
-        self.runtime = Runtime(project, runtime_devices(project, self.data_dir))
+        devices = runtime_devices(project, self.data_dir)
+        self.runtime = Runtime(project, devices)
+        self.publisher: Publisher | None = None
+        if project.publish is not None:
+            try:
+                self.publisher = Publisher(
+                    self.runtime,
+                    project.publish,
+                    devices[project.publish.device],
+                    data_dir=self.data_dir,
+                )
+            except PublishError as exc:
+                raise StationError(str(exc)) from None
 
     @classmethod
     def open(cls, path: str | Path, *, simulate: bool = False, sim_speed: float = 1.0) -> Station:
@@ -61,11 +74,17 @@ class Station:
         return cls(load_project(path), simulate=simulate, sim_speed=sim_speed)
 
     def start(self) -> None:
-        """Start the simulators (if any), then the runtime."""
+        """Start the simulators (if any), then the runtime, then the publisher (if any)."""
         if self.simulation is not None:
             self.simulation.start()
         try:
             self.runtime.start()
+            if self.publisher is not None:
+                try:
+                    self.publisher.start()
+                except PublishError as exc:
+                    self.runtime.stop()
+                    raise StationError(str(exc)) from None
         except BaseException:
             if self.simulation is not None:
                 self.simulation.stop()
@@ -73,7 +92,9 @@ class Station:
         log.info("station %s started (%d tags)", self.project.name, len(self.runtime.tags))
 
     def stop(self) -> None:
-        """Stop the runtime, then the simulators."""
+        """Stop the publisher (if any), the runtime, then the simulators."""
+        if self.publisher is not None:
+            self.publisher.stop()
         self.runtime.stop()
         if self.simulation is not None:
             self.simulation.stop()
