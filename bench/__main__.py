@@ -1,22 +1,36 @@
-"""`make bench`: print every benchmark's figures."""
+"""`make bench`: print every benchmark's figures (`python -m bench [NAME ...]` runs some)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
-from bench import modbus_path
+from bench import modbus_path, mqtt, opcua, publish
+
+BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
+    "coalescing": ("Modbus request coalescing", modbus_path.coalescing),
+    "modbus": ("Modbus driver -> TagStore, 10,000 tags at 1 s", modbus_path.throughput),
+    "opcua": ("OPC UA data-change notifications, 10,000 monitored items", opcua.notifications),
+    "mqtt": ("MQTT tag values into the driver: single vs batched messages", mqtt.throughput),
+    "publish": ("Publisher: values out, store-and-forward replay", publish.throughput),
+}
 
 
-def main() -> int:
-    """Run the benchmarks in turn."""
+def main(argv: list[str]) -> int:
+    """Run the named benchmarks (all by default) in turn."""
     logging.basicConfig(level=logging.WARNING)
-    print("== Modbus request coalescing ==", flush=True)
-    modbus_path.coalescing()
-    print("== Modbus driver -> TagStore, 10,000 tags at 1 s ==", flush=True)
-    modbus_path.throughput()
+    names = argv or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)} (known: {', '.join(BENCHES)})")
+        return 2
+    for name in names:
+        title, bench = BENCHES[name]
+        print(f"== {title} ==", flush=True)
+        bench()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,7 +1,7 @@
 """Command line for the heating simulator: serve it, or regenerate the files made from its map.
 
 python -m drivers.sim [--host 127.0.0.1] [--base-port 15020] [--speed 60] [--seed 1]
-python -m drivers.sim --write-generated    # docs/register-map.md, resources/demo/*.toml
+python -m drivers.sim --write-generated    # docs/*.md and resources/demo/ made from the maps
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from drivers.sim.gasgate_docs import gas_station_markdown, mqtt_meters_markdown
 from drivers.sim.mapfiles import demo_devices_toml
+from drivers.sim.mapfiles_gas import demo_gas_tags_toml, demo_meter_tags_toml
 from drivers.sim.registers import DEMO_BASE_PORT, demo_tags_toml, register_map_markdown
 from drivers.sim.serve import endpoints_for, run
 
@@ -19,6 +21,10 @@ GENERATED = {
     "docs/register-map.md": register_map_markdown,
     "resources/demo/tags.toml": demo_tags_toml,
     "resources/demo/devices.toml": demo_devices_toml,
+    "resources/demo/tags/gasgate.toml": demo_gas_tags_toml,
+    "resources/demo/tags/meters.toml": demo_meter_tags_toml,
+    "docs/gas-station.md": gas_station_markdown,
+    "docs/mqtt-meters.md": mqtt_meters_markdown,
 }
 
 
@@ -53,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--write-generated",
         action="store_true",
-        help="regenerate the register map doc and the demo project files",
+        help="regenerate the point map docs and the demo project files",
     )
     args = parser.parse_args(argv)
     if args.write_generated:

@@ -149,8 +149,11 @@ def demo_tags_toml() -> str:
 
 
 def demo_devices_toml(base_port: int = DEMO_BASE_PORT, host: str = "127.0.0.1") -> str:
-    """The demo project's devices.toml: one Modbus TCP device per station."""
-    lines = [f"# {_GENERATED} Do not edit.", ""]
+    """The demo project's devices.toml: a Modbus TCP device per station, OPC UA GS1, BROKER1."""
+    from drivers.sim.mapfiles_gas import demo_extra_devices
+
+    made = _GENERATED.replace("registers.py", "registers.py and drivers/sim/mapfiles_gas.py")
+    lines = [f"# {made} Do not edit.", ""]
     for i, station in enumerate(STATIONS):
         lines += [
             f"[{device_of(station)}]",
@@ -161,7 +164,7 @@ def demo_devices_toml(base_port: int = DEMO_BASE_PORT, host: str = "127.0.0.1") 
             f"simulate = {_toml_str('heating/' + station)}",
             "",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + demo_extra_devices(host))
 
 
 _STATION_TEXT = {

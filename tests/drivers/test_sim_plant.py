@@ -365,8 +365,17 @@ def test_demo_project_files_parse() -> None:
     project = tomllib.loads((ROOT / "resources/demo/project.toml").read_text(encoding="utf-8"))
     assert set(project) == {"project", "scan"}
     devices = tomllib.loads(demo_devices_toml())
-    assert list(devices) == ["PLC_HS1", "PLC_SS1", "PLC_SS2", "PLC_SS3", "PLC_SS4"]
-    assert [d["port"] for d in devices.values()] == [15020, 15021, 15022, 15023, 15024]
+    heating = ["PLC_HS1", "PLC_SS1", "PLC_SS2", "PLC_SS3", "PLC_SS4"]
+    assert list(devices) == [*heating, "GS1", "BROKER1"]
+    assert [d["port"] for d in devices.values()] == [
+        15020,
+        15021,
+        15022,
+        15023,
+        15024,
+        15030,
+        15883,
+    ]
     tags = tomllib.loads(demo_tags_toml())["tag"]
     allowed = set(TAG_KEYS)
     names = [t["name"] for t in tags]

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from hmi.client import InProcessClient, connect
+from hmi.simulation import find_mosquitto
 from hmi.tags import Quality
 from screens.app import MainWindow
 from screens.tag_browser import COL_NAME, COL_QUALITY, COL_VALUE
@@ -43,11 +44,17 @@ def test_demo_window_shows_live_good_values_from_the_simulator(
     window.show()
     window.start()
     model = window.browser.model
-    modbus_tags = [t.name for t in demo.tag_defs().values() if t.address is not None]
-    assert len(modbus_tags) >= 100
+    # the MQTT part of the demo runs where a mosquitto broker is installed (CI installs it)
+    broker = find_mosquitto() is not None
+    live = [
+        t.name
+        for t in demo.tag_defs().values()
+        if t.address is not None and (broker or t.address.scheme not in ("mqtt", "spb"))
+    ]
+    assert len(live) >= 150
 
     def all_good() -> bool:
-        return all(model.value(name).quality is Quality.GOOD for name in modbus_tags)
+        return all(model.value(name).quality is Quality.GOOD for name in live)
 
     qtbot.waitUntil(all_good, timeout=15000)
     rows = {
@@ -59,7 +66,8 @@ def test_demo_window_shows_live_good_values_from_the_simulator(
     assert 60.0 < supply < 130.0, "heat source supply temperature is plausible"
     assert ret < supply, "return is cooler than supply"
     assert window.browser.proxy.index(rows["HS1.TT101"], COL_QUALITY).data() == "good"
-    qtbot.waitUntil(lambda: window.links.text().startswith("devices online 5/5"), timeout=5000)
+    online = "devices online 7/7" if broker else "devices online 6/7"
+    qtbot.waitUntil(lambda: window.links.text().startswith(online), timeout=5000)
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     window.resize(1280, 760)

@@ -18,7 +18,7 @@ def test_check_accepts_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(demo_project())]) == 0
     out = capsys.readouterr().out
     assert "OK" in out
-    assert "5 devices" in out
+    assert "7 devices" in out
 
 
 def test_check_lists_every_problem_with_file_and_line_and_no_traceback(tmp_path: Path) -> None:

@@ -418,7 +418,7 @@ label = 7
         "tags/more.toml:11: tag M.C: address: nowhere: expected scheme://device/path "
         "(e.g. modbus://PLC1/1/hr/100)",
         "tags/more.toml:15: tag M.D: address: opcu://UA1/ns=2;s=X: unknown driver 'opcu' "
-        "(expected one of fake, modbus, other)",
+        "(did you mean 'opcua'?)",
         "tags/more.toml:20: tag M.E: expr: a tag has either an address or an expr, not both",
         'tags/more.toml:22: tag M.F: address: missing: give address = "scheme://DEVICE/..." '
         'or expr = "..."',
