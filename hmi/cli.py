@@ -87,8 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_secrets)
 
-    p = sub.add_parser("sim", help="run the heating-plant simulator alone (Modbus TCP)")
-    p.add_argument("project", type=Path, nargs="?", help="serve the devices this project simulates")
+    p = sub.add_parser("sim", help="run the plant simulators alone (no runtime, no window)")
+    p.add_argument(
+        "project",
+        type=Path,
+        nargs="?",
+        help="serve every device this project marks `simulate` (else the heating plant alone)",
+    )
     p.add_argument("--port", type=int, default=15020, help="first port without a project")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--speed", type=float, default=1.0, help="time acceleration factor")
@@ -200,27 +205,36 @@ def cmd_secrets(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    """Serve the heating-plant simulator over Modbus TCP until interrupted."""
+    """Serve the simulators a project asks for (or the heating plant alone) until interrupted."""
     from drivers.sim.registers import register_map_markdown
     from drivers.sim.serve import endpoints_for, run
 
     if args.register_map:
         print(register_map_markdown())
         return 0
-    if args.project is not None:
-        from hmi.simulation import simulated_endpoints
-
-        endpoints = simulated_endpoints(load_project(args.project)).get("heating", {})
-    else:
+    if args.project is None:
         endpoints = endpoints_for(args.port, host=args.host)
-    for station, (host, port) in endpoints.items():
-        print(f"{station}: modbus://{host}:{port}")
-    run(
-        endpoints,
-        speed=args.speed,
-        duration=args.duration,
-        ready=lambda: print("serving; Ctrl-C stops", flush=True),
-    )
+        for station, (host, port) in endpoints.items():
+            print(f"{station}: modbus://{host}:{port}")
+        run(
+            endpoints,
+            speed=args.speed,
+            duration=args.duration,
+            ready=lambda: print("serving; Ctrl-C stops", flush=True),
+        )
+        return 0
+    from hmi.simulation import SimulationHost
+
+    simulation = SimulationHost(load_project(args.project), speed=args.speed)
+    for plant, stations in simulation.endpoints.items():
+        for station, (address, port) in stations.items():
+            print(f"{plant}/{station}: {address}:{port}")
+    simulation.start()
+    try:
+        print("serving; Ctrl-C stops", flush=True)
+        _wait_for_stop(args.duration)
+    finally:
+        simulation.stop()
     return 0
 
 

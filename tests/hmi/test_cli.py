@@ -114,3 +114,34 @@ def test_sim_alone_serves_the_plant_over_modbus_tcp(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(10)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def test_sim_with_a_project_serves_every_simulated_device(tmp_path: Path) -> None:
+    import socket
+
+    from hmi.project import load_project
+
+    project = demo_copy(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hmi", "sim", str(project), "--for", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "serving; Ctrl-C stops":
+            line = proc.stdout.readline()
+            assert line, f"sim ended early: {proc.stderr.read() if proc.stderr else ''}"
+            lines.append(line.strip())
+        assert any(line.startswith("heating/HS1: 127.0.0.1:") for line in lines)
+        assert any(line.startswith("gasgate/GS1: 127.0.0.1:") for line in lines)
+        devices = load_project(project).devices
+        for name in ("PLC_HS1", "PLC_SS4", "GS1"):  # each listens
+            with socket.create_connection(("127.0.0.1", devices[name].port), timeout=5):
+                pass
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
