@@ -7,12 +7,14 @@ reconnect delays: exponential with full jitter between a minimum and a maximum.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
 
 from drivers.base import LinkStats
 
@@ -153,3 +155,41 @@ class Backoff:
     def reset(self) -> None:
         """Start again from the minimum (call after a success)."""
         self.attempt = 0
+
+
+L = TypeVar("L")
+
+
+async def keep_linked(
+    open_link: Callable[[], Awaitable[L | None]],
+    serve: Callable[[L], Awaitable[str]],
+    close: Callable[[L], Awaitable[None]],
+    *,
+    monitor: LinkMonitor,
+    backoff: Backoff,
+    went_offline: Callable[[str], None],
+) -> NoReturn:
+    """Open a link, serve it until it is lost, close it, and again; returns only when cancelled.
+
+    `open_link` returns None when it could not connect (it records why); the next attempt waits
+    a backoff delay. A link that was healthy and drops is retried at once. `serve` returns the
+    reason the link was lost, which is handed to `went_offline` after the link is closed.
+    """
+    delay = False
+    connections = 0
+    while True:
+        if delay:
+            await asyncio.sleep(backoff.next())
+        link = await open_link()
+        if link is None:
+            delay = True
+            continue
+        connections += 1
+        if connections > 1:
+            monitor.reconnected()
+        try:
+            reason = await serve(link)
+        finally:
+            await close(link)
+        delay = not monitor.online
+        went_offline(reason)

@@ -31,7 +31,7 @@ from drivers.base import (
     WriteResult,
     parse_duration,
 )
-from drivers.link import Backoff, LinkMonitor
+from drivers.link import Backoff, LinkMonitor, keep_linked
 from drivers.modbus.codec import ModbusAddress, modbus_address, parse_address
 from drivers.modbus.plan import Block, DecodeFailure, Request, extract, plan, write_request
 
@@ -145,7 +145,6 @@ class ModbusDriver:
         self._wake: asyncio.Event | None = None
         self._lost_reason = ""
         self._timeouts_in_row = 0
-        self._connections = 0
         self._marked_offline = False
         self._in_flight = False
 
@@ -262,32 +261,26 @@ class ModbusDriver:
         self._io_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._apply_points(points)
-        delay = False
         try:
-            while True:
-                if delay:
-                    await asyncio.sleep(self._backoff.next())
-                client = await self._open()
-                if client is None:
-                    delay = True
-                    continue
-                self._connections += 1
-                if self._connections > 1:
-                    self._monitor.reconnected()
-                self._client = client
-                try:
-                    reason = await self._serve(client)
-                finally:
-                    self._client = None
-                    client.close()
-                delay = not self._monitor.online  # a healthy link that drops: retry at once
-                self._go_offline(reason)
+            await keep_linked(
+                self._open,
+                self._serve,
+                self._close,
+                monitor=self._monitor,
+                backoff=self._backoff,
+                went_offline=self._go_offline,
+            )
         finally:
             self._wake = None
+
+    async def _close(self, client: AsyncModbusTcpClient) -> None:
+        self._client = None
+        client.close()
 
     async def _serve(self, client: AsyncModbusTcpClient) -> str:
         """Run the scan classes on a connected client until the link is lost; return why."""
         assert self._wake is not None
+        self._client = client
         self._lost_reason = ""
         self._timeouts_in_row = 0
         if not self._points:

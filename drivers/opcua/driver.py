@@ -28,7 +28,7 @@ from drivers.base import (
     Sink,
     WriteResult,
 )
-from drivers.link import Backoff, LinkMonitor
+from drivers.link import Backoff, LinkMonitor, keep_linked
 from drivers.opcua.browse import BrowseNode, browse, browse_device
 from drivers.opcua.connect import OPTIONS, Accounting, Options, describe, open_client
 from drivers.opcua.nodeid import opcua_address, parse_address
@@ -79,7 +79,6 @@ class OpcUaDriver:
         self._lost_reason = ""
         self._logged_reason = ""
         self._marked_offline = False
-        self._connections = 0
 
     # -- points -----------------------------------------------------------------------------
 
@@ -173,28 +172,22 @@ class OpcUaDriver:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._apply_points(points)
-        delay = False
         try:
-            while True:
-                if delay:
-                    await asyncio.sleep(self._backoff.next())
-                session = await self._open()
-                if session is None:
-                    delay = True
-                    continue
-                self._connections += 1
-                if self._connections > 1:
-                    self._monitor.reconnected()
-                try:
-                    reason = await self._serve(session)
-                finally:
-                    self._session = None
-                    await session.close()
-                delay = not self._monitor.online  # a healthy link that drops: retry at once
-                self._go_offline(reason)
+            await keep_linked(
+                self._open,
+                self._serve,
+                self._close,
+                monitor=self._monitor,
+                backoff=self._backoff,
+                went_offline=self._go_offline,
+            )
         finally:
             self._wake = None
             self._lock = None
+
+    async def _close(self, session: Session) -> None:
+        self._session = None
+        await session.close()
 
     async def _serve(self, session: Session) -> str:
         """Wait while the session is healthy; return why it is not."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+
+from drivers.sim.faultset import FaultSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +79,14 @@ class StuckValve:
 
 
 Fault = Leak | Frozen | Spike | Offline | StuckValve
-F = TypeVar("F", Leak, Frozen, Spike, Offline, StuckValve)
 
 
-class Faults:
+class Faults(FaultSet[Fault]):
     """The faults active on one plant."""
 
     def __init__(self, validate: Callable[[Fault], None] | None = None, seed: int = 1) -> None:
+        super().__init__()
         self._validate = validate
-        self._active: dict[str, Fault] = {}
-        self._listeners: list[Callable[[], None]] = []
         self._rng = random.Random(seed * 7919 + 17)
         self._leaks: dict[str, float] = {}
         self._offline: frozenset[str] = frozenset()
@@ -95,38 +94,6 @@ class Faults:
         self._frozen: frozenset[str] = frozenset()
         self._spikes: dict[str, Spike] = {}
         self._touched: frozenset[str] = frozenset()
-
-    def add(self, fault: F) -> F:
-        """Activate `fault` (replacing an active fault with the same key); return it."""
-        if self._validate is not None:
-            self._validate(fault)
-        self._active[fault.key] = fault
-        self._changed()
-        return fault
-
-    def remove(self, fault: Fault | str) -> bool:
-        """Deactivate a fault given itself or its key; False when it was not active."""
-        key = fault if isinstance(fault, str) else fault.key
-        found = self._active.pop(key, None) is not None
-        if found:
-            self._changed()
-        return found
-
-    def clear(self) -> None:
-        """Deactivate every fault."""
-        if self._active:
-            self._active.clear()
-            self._changed()
-
-    @property
-    def active(self) -> tuple[Fault, ...]:
-        """The active faults, in the order they were added."""
-        return tuple(self._active.values())
-
-    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call `callback` after every change; returns a function that unsubscribes it."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback)
 
     def leak_rates(self) -> dict[str, float]:
         """Leak rate in kg/s per segment with a leak."""
@@ -165,7 +132,12 @@ class Faults:
             return value + spike.magnitude * self._rng.choice((-1.0, 1.0))
         return value
 
-    def _changed(self) -> None:
+    def validate(self, fault: Fault) -> None:
+        """Raise ValueError for a fault this plant cannot have."""
+        if self._validate is not None:
+            self._validate(fault)
+
+    def _refresh(self) -> None:
         faults = self._active.values()
         self._leaks = {f.segment: f.rate for f in faults if isinstance(f, Leak)}
         self._offline = frozenset(f.station for f in faults if isinstance(f, Offline))
@@ -173,5 +145,3 @@ class Faults:
         self._frozen = frozenset(f.point for f in faults if isinstance(f, Frozen))
         self._spikes = {f.point: f for f in faults if isinstance(f, Spike)}
         self._touched = self._frozen | frozenset(self._spikes)
-        for callback in list(self._listeners):
-            callback()

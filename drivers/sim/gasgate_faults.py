@@ -8,9 +8,9 @@ of an active one replaces it. What a fault does to the plant lives in `drivers.s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+
+from drivers.sim.faultset import FaultSet
 
 RUNS = ("A", "B")
 FAIL_MODES = ("open", "closed")
@@ -71,7 +71,6 @@ class LinkLoss:
 
 
 GasFault = FilterClogging | RegulatorFailure | MeterFrozen | LinkLoss
-F = TypeVar("F", FilterClogging, RegulatorFailure, MeterFrozen, LinkLoss)
 
 
 def validate(fault: GasFault) -> None:
@@ -85,53 +84,14 @@ def validate(fault: GasFault) -> None:
             raise ValueError(f"unknown failure mode {fault.mode!r} (expected open or closed)")
 
 
-class GasFaults:
+class GasFaults(FaultSet[GasFault]):
     """The faults active on one gas station."""
 
-    def __init__(self) -> None:
-        self._active: dict[str, GasFault] = {}
-        self._listeners: list[Callable[[], None]] = []
-
-    def add(self, fault: F) -> F:
-        """Activate `fault` (replacing an active fault with the same key); return it."""
+    def validate(self, fault: GasFault) -> None:
+        """Raise ValueError for a fault the station cannot have."""
         validate(fault)
-        self._active[fault.key] = fault
-        self._changed()
-        return fault
-
-    def remove(self, fault: GasFault | str) -> bool:
-        """Deactivate a fault given itself or its key; False when it was not active."""
-        key = fault if isinstance(fault, str) else fault.key
-        found = self._active.pop(key, None) is not None
-        if found:
-            self._changed()
-        return found
-
-    def clear(self) -> None:
-        """Deactivate every fault."""
-        if self._active:
-            self._active.clear()
-            self._changed()
-
-    @property
-    def active(self) -> tuple[GasFault, ...]:
-        """The active faults, in the order they were added."""
-        return tuple(self._active.values())
-
-    def get(self, key: str) -> GasFault | None:
-        """The active fault with `key`, if any."""
-        return self._active.get(key)
 
     @property
     def link_lost(self) -> bool:
         """True while the station's server must not answer."""
         return "link" in self._active
-
-    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call `callback` after every change; returns a function that unsubscribes it."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback)
-
-    def _changed(self) -> None:
-        for callback in list(self._listeners):
-            callback()

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from drivers.link import Backoff, LinkMonitor
+from drivers.link import Backoff, LinkMonitor, keep_linked
 
 
 class Clock:
@@ -107,3 +107,58 @@ def test_backoff_real_jitter_stays_in_bounds() -> None:
     assert len(set(delays)) > 100  # jittered, not a fixed ladder
     with pytest.raises(ValueError):
         Backoff(2.0, 1.0)
+
+
+def test_keep_linked_backs_off_after_failures_and_retries_a_dropped_link_at_once() -> None:
+    import asyncio
+
+    monitor = LinkMonitor("PLC1")
+    delays: list[float] = []
+    backoff = Backoff(0.001, 0.002, rng=lambda lo, hi: delays.append(hi) or 0.0)
+    attempts = iter([None, None, "link-1", "link-2", None])  # fail, fail, up, up, fail...
+    events: list[str] = []
+
+    async def open_link() -> str | None:
+        link = next(attempts, None)
+        events.append(f"open:{link}")
+        if link is not None:
+            monitor.set_online("up")
+        return link
+
+    async def serve(link: str) -> str:
+        events.append(f"serve:{link}")
+        if link == "link-2":
+            raise asyncio.CancelledError  # the runtime stops the driver while it serves
+        return "connection reset"
+
+    async def close(link: str) -> None:
+        events.append(f"close:{link}")
+
+    async def scenario() -> None:
+        with pytest.raises(asyncio.CancelledError):
+            await keep_linked(
+                open_link,
+                serve,
+                close,
+                monitor=monitor,
+                backoff=backoff,
+                went_offline=lambda why: (
+                    events.append(f"offline:{why}"),
+                    monitor.set_offline(why),
+                ),
+            )
+
+    asyncio.run(scenario())
+    assert events == [
+        "open:None",
+        "open:None",
+        "open:link-1",
+        "serve:link-1",
+        "close:link-1",
+        "offline:connection reset",
+        "open:link-2",
+        "serve:link-2",
+        "close:link-2",
+    ]
+    assert len(delays) == 2  # a delay after each failed open, none before retrying a dropped link
+    assert monitor.stats().reconnects == 1
