@@ -36,6 +36,7 @@ from drivers.sim.gasgate_gas import (
     demand_shape,
 )
 from drivers.sim.gasgate_points import GAS_BY_NAME, GAS_POINTS
+from drivers.sim.model import SteppedModel
 
 MAX_SUBSTEP = 5.0  # s of simulated time; the fastest lag (regulator, 2 s) is integrated exactly
 _MEASURED = tuple(p for p in GAS_POINTS if not p.writable)  # commands are read as they are
@@ -86,7 +87,7 @@ class GasGateConfig:
     odorant_kg_per_l: float = 0.997  # THT
 
 
-class GasGate:
+class GasGate(SteppedModel):
     """The station: `step(dt_real)` advances it by `dt_real × speed` seconds and publishes."""
 
     def __init__(
@@ -180,22 +181,6 @@ class GasGate:
     def level_low(self) -> bool:
         """Odorant tank level below the low limit."""
         return self.level_pct < self.config.level_low_pct
-
-    def step(self, dt_real: float) -> None:
-        """Advance by `dt_real × speed` simulated seconds and publish fresh measurements."""
-        self._advance(dt_real * self.speed)
-        self.measure()
-
-    def advance(self, sim_seconds: float) -> None:
-        """Advance by `sim_seconds` simulated seconds regardless of speed, then publish."""
-        self._advance(sim_seconds)
-        self.measure()
-
-    def read(self, point: str) -> float | bool:
-        """The value published for `point`: measurement with noise and faults, or a command."""
-        if point in self.measured:
-            return self.measured[point]
-        return self.true_value(point)
 
     def true_value(self, point: str) -> float | bool:
         """The model's own value behind `point`, without noise or a frozen meter."""

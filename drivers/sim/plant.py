@@ -19,6 +19,7 @@ from operator import attrgetter
 from typing import Any
 
 from drivers.sim.faults import Fault, Faults, Frozen, Leak, Offline, Spike, StuckValve
+from drivers.sim.model import SteppedModel
 from drivers.sim.network import G, Network, PipeConfig, SegmentConfig, density
 from drivers.sim.registers import BY_NAME, REGISTERS, SOURCE
 from drivers.sim.source import HeatSource, SourceConfig
@@ -137,7 +138,7 @@ class Balance:
 Station = HeatSource | Substation
 
 
-class Plant:
+class Plant(SteppedModel):
     """The whole simulated plant: `step(dt_real)` advances it by `dt_real × speed` seconds."""
 
     def __init__(
@@ -189,22 +190,6 @@ class Plant:
     def station(self, name: str) -> Station:
         """The heat source or substation called `name` ("HS1", "SS1", ...)."""
         return self._stations[name]
-
-    def step(self, dt_real: float) -> None:
-        """Advance by `dt_real × speed` simulated seconds and publish fresh measurements."""
-        self._advance(dt_real * self.speed)
-        self.measure()
-
-    def advance(self, sim_seconds: float) -> None:
-        """Advance by `sim_seconds` simulated seconds regardless of speed, then publish."""
-        self._advance(sim_seconds)
-        self.measure()
-
-    def read(self, point: str) -> float | bool:
-        """The value published for `point`: measurement with noise and faults, or a command."""
-        if point in self.measured:
-            return self.measured[point]
-        return self.true_value(point)
 
     def true_value(self, point: str) -> float | bool:
         """The model's own value behind `point`, without noise or sensor faults."""
