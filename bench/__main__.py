@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from bench import modbus_path, mqtt, opcua, publish
+from bench import history, modbus_path, mqtt, opcua, publish
 
 BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "coalescing": ("Modbus request coalescing", modbus_path.coalescing),
@@ -14,6 +14,8 @@ BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "opcua": ("OPC UA data-change notifications, 10,000 monitored items", opcua.notifications),
     "mqtt": ("MQTT tag values into the driver: single vs batched messages", mqtt.throughput),
     "publish": ("Publisher: values out, store-and-forward replay", publish.throughput),
+    "history-ingest": ("Historian: queue -> DuckDB ingest, bytes per value", history.ingest),
+    "history-trend": ("Historian: trend queries over a year of 1 s data", history.trend),
 }
 
 

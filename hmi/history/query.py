@@ -1,0 +1,131 @@
+"""History queries: raw samples, bucketed trends (min/max/first/last/avg) and the last value.
+
+Times in and out are epoch seconds (floats, millisecond precision). A trend never returns more
+than `buckets` buckets per tag; values of bad quality (or without a value) are left out of
+every aggregate, so the max of a bucket is the max of the good raw values in it and a chart
+drawn from min/max shows every spike at any zoom.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.base import Quality
+from hmi.history.store import HistoryStore
+
+__all__ = ["HistoryReader", "Sample", "Trend"]
+
+Sample = tuple[float, float | None, Quality]
+FloatArray = npt.NDArray[np.float64]
+
+
+def to_ms(ts: float) -> int:
+    """Epoch seconds to integer epoch milliseconds (rounded)."""
+    return round(ts * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """One pen's buckets: start time (epoch s), min, max, first, last, avg; equal lengths."""
+
+    bucket_start: FloatArray
+    min: FloatArray
+    max: FloatArray
+    first: FloatArray
+    last: FloatArray
+    avg: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.bucket_start)
+
+    @classmethod
+    def empty(cls) -> Trend:
+        """A trend without buckets."""
+        e = np.empty(0, dtype=np.float64)
+        return cls(e, e, e, e, e, e)
+
+
+def _sample(ts: int, value: float | None, quality: int) -> Sample:
+    return (ts / 1000.0, None if value is None else float(value), Quality(quality))
+
+
+class HistoryReader:
+    """Read-only queries on a HistoryStore; safe to use from any one thread at a time."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+
+    def raw(self, tag: str, start: float, end: float) -> list[Sample]:
+        """Stored samples of `tag` with start <= ts < end, in time order."""
+        tag_id = self.store.known_id(tag)
+        if tag_id is None:
+            return []
+        cur = self.store.cursor()
+        try:
+            rows = cur.execute(
+                "SELECT ts, value, quality FROM raw WHERE tag_id = ? AND ts >= ? AND ts < ? "
+                "ORDER BY ts",
+                [tag_id, to_ms(start), to_ms(end)],
+            ).fetchall()
+        finally:
+            cur.close()
+        return [_sample(*row) for row in rows]
+
+    def last_before(self, tag: str, ts: float) -> Sample | None:
+        """The last stored sample of `tag` strictly before `ts` (any quality), or None."""
+        tag_id = self.store.known_id(tag)
+        if tag_id is None:
+            return None
+        cur = self.store.cursor()
+        try:
+            row = cur.execute(
+                "SELECT ts, value, quality FROM raw WHERE tag_id = ? AND ts < ? "
+                "ORDER BY ts DESC LIMIT 1",
+                [tag_id, to_ms(ts)],
+            ).fetchone()
+        finally:
+            cur.close()
+        return None if row is None else _sample(*row)
+
+    def trend(
+        self, tags: Sequence[str], start: float, end: float, buckets: int
+    ) -> dict[str, Trend]:
+        """Per tag, at most `buckets` equal-width buckets over start <= ts < end (good values)."""
+        if buckets < 1:
+            raise ValueError("buckets must be >= 1")
+        out = {tag: Trend.empty() for tag in tags}
+        ids = {tid: tag for tag in tags if (tid := self.store.known_id(tag)) is not None}
+        start_ms, end_ms = to_ms(start), to_ms(end)
+        if not ids or end_ms <= start_ms:
+            return out
+        width = max(1, math.ceil((end_ms - start_ms) / buckets))
+        cur = self.store.cursor()
+        try:
+            result = cur.execute(
+                "SELECT tag_id, (ts - $start) // $width AS k, min(value) AS lo, max(value) AS hi,"
+                " arg_min(value, ts) AS first, arg_max(value, ts) AS last, avg(value) AS mean"
+                " FROM raw WHERE tag_id IN (SELECT unnest($ids)) AND ts >= $start AND ts < $end"
+                " AND quality > 0 AND value IS NOT NULL"
+                " GROUP BY tag_id, k ORDER BY tag_id, k",
+                {"start": start_ms, "end": end_ms, "width": width, "ids": list(ids)},
+            ).fetchnumpy()
+        finally:
+            cur.close()
+        tag_col = np.asarray(result["tag_id"])
+        for tid, tag in ids.items():
+            sel = tag_col == tid
+            k = np.asarray(result["k"][sel], dtype=np.float64)
+            out[tag] = Trend(
+                bucket_start=(start_ms + k * width) / 1000.0,
+                min=np.asarray(result["lo"][sel], dtype=np.float64),
+                max=np.asarray(result["hi"][sel], dtype=np.float64),
+                first=np.asarray(result["first"][sel], dtype=np.float64),
+                last=np.asarray(result["last"][sel], dtype=np.float64),
+                avg=np.asarray(result["mean"][sel], dtype=np.float64),
+            )
+        return out

@@ -1,0 +1,142 @@
+"""DuckDB storage of tag history: a tag-name table and one long raw table, appended in batches.
+
+Layout: `tags(tag_id, name)` and `raw(ts BIGINT epoch ms, tag_id, value DOUBLE, quality
+UTINYINT)`. Timestamps are integer epoch milliseconds: bucketing by integer division on
+BIGINT measured ~1.6x faster than on TIMESTAMP (`time_bucket`) or `epoch_ms(ts)` here.
+Rows are only ever appended as Arrow tables, one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+__all__ = ["RAW_SCHEMA", "HistoryStore"]
+
+RAW_SCHEMA = pa.schema(
+    [
+        ("ts", pa.int64()),
+        ("tag_id", pa.uint32()),
+        ("value", pa.float64()),
+        ("quality", pa.uint8()),
+    ]
+)
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS tags (tag_id UINTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS raw ("
+    "ts BIGINT NOT NULL, tag_id UINTEGER NOT NULL, value DOUBLE, quality UTINYINT NOT NULL)",
+)
+
+
+class HistoryStore:
+    """A DuckDB history file: tag ids and raw samples; thread-safe, appends in batches."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn = duckdb.connect(str(self.path))
+        self._lock = threading.Lock()  # serialises writes and the tag-id registry
+        for sql in _DDL:
+            self._conn.execute(sql)
+        rows = self._conn.execute("SELECT name, tag_id FROM tags").fetchall()
+        self._ids: dict[str, int] = {str(name): int(tag_id) for name, tag_id in rows}
+
+    def close(self) -> None:
+        """Checkpoint and close the file; the store is unusable afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own for one reader thread (close it after use)."""
+        return self._conn.cursor()
+
+    def known_id(self, name: str) -> int | None:
+        """The id of a tag that has history, or None."""
+        return self._ids.get(name)
+
+    def tag_ids(self, names: Iterable[str]) -> dict[str, int]:
+        """Ids of the given tag names, registering the unknown ones in one transaction."""
+        wanted = set(names)
+        with self._lock:
+            new = sorted(wanted - self._ids.keys())
+            if new:
+                first = max(self._ids.values(), default=0) + 1
+                rows = [(first + i, name) for i, name in enumerate(new)]
+                self._conn.begin()
+                try:
+                    self._conn.executemany("INSERT INTO tags VALUES (?, ?)", rows)
+                    self._conn.commit()
+                except BaseException:
+                    self._conn.rollback()
+                    raise
+                self._ids.update((name, tag_id) for tag_id, name in rows)
+            return {name: self._ids[name] for name in wanted}
+
+    def append_arrays(
+        self,
+        ts_ms: npt.ArrayLike,
+        tag_ids: npt.ArrayLike,
+        values: npt.ArrayLike,
+        qualities: npt.ArrayLike,
+    ) -> int:
+        """Append one batch of rows (epoch ms, tag id, value or NaN/None, quality); rows added."""
+        ts = np.asarray(ts_ms, dtype=np.int64)
+        vals = np.asarray(values, dtype=np.float64)
+        table = pa.table(
+            [
+                pa.array(ts, pa.int64()),
+                pa.array(np.asarray(tag_ids, dtype=np.uint32), pa.uint32()),
+                pa.array(vals, pa.float64(), mask=np.isnan(vals)),
+                pa.array(np.asarray(qualities, dtype=np.uint8), pa.uint8()),
+            ],
+            schema=RAW_SCHEMA,
+        )
+        return self.append_table(table)
+
+    def append_table(self, table: pa.Table) -> int:
+        """Append an Arrow table with the raw schema in one transaction; rows added."""
+        if table.num_rows == 0:
+            return 0
+        with self._lock:
+            view = "_history_batch"
+            self._conn.register(view, table)
+            try:
+                self._conn.begin()
+                try:
+                    self._conn.execute(f"INSERT INTO raw SELECT * FROM {view}")
+                    self._conn.commit()
+                except BaseException:
+                    self._conn.rollback()
+                    raise
+            finally:
+                self._conn.unregister(view)
+        return int(table.num_rows)
+
+    def append(self, rows: Sequence[tuple[str, int, float | None, int]]) -> int:
+        """Append (tag name, epoch ms, value, quality) rows as one batch; rows added."""
+        if not rows:
+            return 0
+        ids = self.tag_ids(row[0] for row in rows)
+        values: list[Any] = [np.nan if row[2] is None else row[2] for row in rows]
+        return self.append_arrays(
+            [row[1] for row in rows],
+            [ids[row[0]] for row in rows],
+            values,
+            [row[3] for row in rows],
+        )
+
+    def row_count(self) -> int:
+        """Number of raw rows stored."""
+        cur = self.cursor()
+        try:
+            found = cur.execute("SELECT count(*) FROM raw").fetchone()
+        finally:
+            cur.close()
+        return int(found[0]) if found else 0
