@@ -3,7 +3,9 @@
 `ingest()` fills a HistoryWriter's queue through `on_changes` (as the runtime would) and times
 the drain into DuckDB, then reports the file's bytes per stored value. `trend()` builds one pen
 of one year of 1-second data inside DuckDB (`range()`), then times trend queries into 2,000
-buckets over the year and over 8 hours, and `last_before`. `python -m bench.history` runs both.
+buckets over the year and over 8 hours, and `last_before`; then rolls the year up (1 min and
+1 h rollups) and times the year-long and a week-long trend again, now served from rollups.
+`python -m bench.history` runs both.
 """
 
 from __future__ import annotations
@@ -92,6 +94,19 @@ def trend(days: int = 365) -> None:
         print(f"trend, {days} days into 2,000 buckets ({n} returned): {year:.0f} ms")
         print(f"trend, 8 h into 2,000 buckets: {shift:.1f} ms")
         print(f"last_before (middle of the range): {last:.1f} ms")
+        t = time.perf_counter()
+        store.rollup(int(T0 * 1000) + rows * 1000 + 3_600_000)
+        print(f"rollup (1 min + 1 h) of all {rows:,} rows: {time.perf_counter() - t:.1f} s")
+        rolled = _timed_ms(lambda: r.trend(["Pen"], T0, end, 2_000))
+        n = len(r.trend(["Pen"], T0, end, 2_000)["Pen"])
+        print(f"trend from rollups, {days} days into 2,000 buckets ({n} returned): {rolled:.0f} ms")
+        shift = _timed_ms(lambda: r.trend(["Pen"], mid, mid + 8 * 3600, 2_000))
+        print(f"trend, 8 h into 2,000 buckets after rollup (raw, 14 s buckets): {shift:.1f} ms")
+        day = _timed_ms(lambda: r.trend(["Pen"], mid, mid + 7 * 86400, 2_000))
+        print(f"trend from rollups, 7 days into 2,000 buckets: {day:.1f} ms")
+        t = time.perf_counter()
+        later = store.rollup(int(T0 * 1000) + rows * 1000 + 3_600_000)
+        print(f"rollup again, nothing new ({later}): {(time.perf_counter() - t) * 1000:.1f} ms")
         store.close()
         print(f"file: {path.stat().st_size / rows:.2f} bytes per stored value")
 

@@ -4,6 +4,13 @@ Times in and out are epoch seconds (floats, millisecond precision). A trend neve
 than `buckets` buckets per tag; values of bad quality (or without a value) are left out of
 every aggregate, so the max of a bucket is the max of the good raw values in it and a chart
 drawn from min/max shows every spike at any zoom.
+
+When buckets are at least a minute wide and rollups exist, `trend` reads `rollup_1m` (or
+`rollup_1h` for buckets of an hour or more) for the whole rollup buckets of the range they
+cover and raw rows for the rest. Its buckets are then aligned to the rollup grid (the width a
+multiple of the rollup step, the first bucket clipped at `start`), so each rollup bucket falls
+in exactly one trend bucket and min/max/first/last are those of the raw values, avg is
+sum/count.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.base import Quality
+from hmi.history.rollup import HOUR_MS, MINUTE_MS, floor_to
 from hmi.history.store import HistoryStore
 
 __all__ = ["HistoryReader", "Sample", "Trend"]
@@ -93,9 +101,18 @@ class HistoryReader:
         return None if row is None else _sample(*row)
 
     def trend(
-        self, tags: Sequence[str], start: float, end: float, buckets: int
+        self,
+        tags: Sequence[str],
+        start: float,
+        end: float,
+        buckets: int,
+        *,
+        use_rollups: bool = True,
     ) -> dict[str, Trend]:
-        """Per tag, at most `buckets` equal-width buckets over start <= ts < end (good values)."""
+        """Per tag, at most `buckets` equal-width buckets over start <= ts < end (good values).
+
+        `use_rollups=False` always scans raw rows (the reference the rollups must match).
+        """
         if buckets < 1:
             raise ValueError("buckets must be >= 1")
         out = {tag: Trend.empty() for tag in tags}
@@ -104,6 +121,20 @@ class HistoryReader:
         if not ids or end_ms <= start_ms:
             return out
         width = max(1, math.ceil((end_ms - start_ms) / buckets))
+        covered = self.store.rollup_until() if use_rollups else None
+        if covered is not None and width >= MINUTE_MS:
+            step = HOUR_MS if width >= HOUR_MS else MINUTE_MS
+            cov_lo = -(-start_ms // step) * step
+            cov_hi = min(floor_to(end_ms, step), covered)
+            if cov_hi > cov_lo:
+                return self._trend_rollup(
+                    out,
+                    ids,
+                    span=(start_ms, end_ms),
+                    cover=(cov_lo, cov_hi),
+                    buckets=buckets,
+                    step=step,
+                )
         cur = self.store.cursor()
         try:
             result = cur.execute(
@@ -122,6 +153,68 @@ class HistoryReader:
             k = np.asarray(result["k"][sel], dtype=np.float64)
             out[tag] = Trend(
                 bucket_start=(start_ms + k * width) / 1000.0,
+                min=np.asarray(result["lo"][sel], dtype=np.float64),
+                max=np.asarray(result["hi"][sel], dtype=np.float64),
+                first=np.asarray(result["first"][sel], dtype=np.float64),
+                last=np.asarray(result["last"][sel], dtype=np.float64),
+                avg=np.asarray(result["mean"][sel], dtype=np.float64),
+            )
+        return out
+
+    def _trend_rollup(
+        self,
+        out: dict[str, Trend],
+        ids: dict[int, str],
+        *,
+        span: tuple[int, int],
+        cover: tuple[int, int],
+        buckets: int,
+        step: int,
+    ) -> dict[str, Trend]:
+        """`trend` from the rollup table of `step` over `cover` and raw for the rest of `span`."""
+        start_ms, end_ms = span
+        cov_lo, cov_hi = cover
+        origin = floor_to(start_ms, step)
+        width = math.ceil((end_ms - origin) / buckets / step) * step
+        table = "rollup_1h" if step == HOUR_MS else "rollup_1m"
+        raw_part = (
+            "SELECT tag_id, ts AS t, value AS lo, value AS hi, value AS fi, value AS la,"
+            " value AS s, 1 AS c FROM raw WHERE tag_id IN (SELECT unnest($ids))"
+            " AND quality > 0 AND value IS NOT NULL AND ts >= {} AND ts < {}"
+        )
+        sql = (
+            "WITH pieces AS ("
+            f"{raw_part.format('$start', '$cov_lo')} UNION ALL "
+            f"{raw_part.format('$cov_hi', '$end')} UNION ALL "
+            "SELECT tag_id, ts, min, max, first, last, sum, count"
+            f" FROM {table} WHERE tag_id IN (SELECT unnest($ids))"
+            " AND ts >= $cov_lo AND ts < $cov_hi AND count > 0)"
+            " SELECT tag_id, (t - $origin) // $width AS k, min(lo) AS lo, max(hi) AS hi,"
+            " arg_min(fi, t) AS first, arg_max(la, t) AS last, sum(s) / sum(c) AS mean"
+            " FROM pieces GROUP BY tag_id, k ORDER BY tag_id, k"
+        )
+        cur = self.store.cursor()
+        try:
+            result = cur.execute(
+                sql,
+                {
+                    "ids": list(ids),
+                    "start": start_ms,
+                    "end": end_ms,
+                    "cov_lo": cov_lo,
+                    "cov_hi": cov_hi,
+                    "origin": origin,
+                    "width": width,
+                },
+            ).fetchnumpy()
+        finally:
+            cur.close()
+        tag_col = np.asarray(result["tag_id"])
+        for tid, tag in ids.items():
+            sel = tag_col == tid
+            k = np.asarray(result["k"][sel], dtype=np.float64)
+            out[tag] = Trend(
+                bucket_start=np.maximum(origin + k * width, start_ms) / 1000.0,
                 min=np.asarray(result["lo"][sel], dtype=np.float64),
                 max=np.asarray(result["hi"][sel], dtype=np.float64),
                 first=np.asarray(result["first"][sel], dtype=np.float64),

@@ -4,6 +4,10 @@ Layout: `tags(tag_id, name)` and `raw(ts BIGINT epoch ms, tag_id, value DOUBLE, 
 UTINYINT)`. Timestamps are integer epoch milliseconds: bucketing by integer division on
 BIGINT measured ~1.6x faster than on TIMESTAMP (`time_bucket`) or `epoch_ms(ts)` here.
 Rows are only ever appended as Arrow tables, one transaction per batch.
+
+`rollup(until_ms)` keeps 1-minute and 1-hour rollups (see `hmi.history.rollup`) in step; an
+append below the rollup watermark marks its hours for re-rolling in the same transaction.
+`retain(raw_max_age_s, now_ms)` deletes old raw rows, but only those both rollups cover.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from hmi.history.rollup import HOUR_MS, ROLLUP_DDL, floor_to, get_mark, roll_up, set_mark
 
 __all__ = ["RAW_SCHEMA", "HistoryStore"]
 
@@ -43,8 +50,12 @@ class HistoryStore:
         self.path = Path(path)
         self._conn = duckdb.connect(str(self.path))
         self._lock = threading.Lock()  # serialises writes and the tag-id registry
-        for sql in _DDL:
+        self._conn.execute("SET enable_progress_bar = false")  # long rollups: no stderr bar
+        for sql in (*_DDL, *ROLLUP_DDL):
             self._conn.execute(sql)
+        self._rolled_until = get_mark(self._conn, "rollup_until")
+        self._dirty_from = get_mark(self._conn, "dirty_from")
+        self._raw_floor = get_mark(self._conn, "raw_floor")
         rows = self._conn.execute("SELECT name, tag_id FROM tags").fetchall()
         self._ids: dict[str, int] = {str(name): int(tag_id) for name, tag_id in rows}
 
@@ -106,18 +117,84 @@ class HistoryStore:
             return 0
         with self._lock:
             view = "_history_batch"
+            dirty = self._late_from(table)
             self._conn.register(view, table)
             try:
                 self._conn.begin()
                 try:
                     self._conn.execute(f"INSERT INTO raw SELECT * FROM {view}")
+                    if dirty is not None:
+                        set_mark(self._conn, "dirty_from", dirty)
                     self._conn.commit()
                 except BaseException:
                     self._conn.rollback()
                     raise
             finally:
                 self._conn.unregister(view)
+            if dirty is not None:
+                self._dirty_from = dirty
         return int(table.num_rows)
+
+    def _late_from(self, table: pa.Table) -> int | None:
+        """The new `dirty_from` mark if `table` holds rows below the rollup watermark."""
+        if self._rolled_until is None:
+            return None
+        earliest = pc.min(table.column("ts")).as_py()
+        if earliest is None or earliest >= self._rolled_until:
+            return None
+        if self._dirty_from is not None and earliest >= self._dirty_from:
+            return None
+        return int(earliest)
+
+    def rollup(self, until_ms: int) -> tuple[int, int] | None:
+        """Update the 1 min and 1 h rollups for every whole hour below `until_ms`.
+
+        Idempotent and incremental: only hours past the watermark, or touched by late rows
+        since the last call, are recomputed. Appends wait while it runs. Returns the
+        recomputed range (epoch ms) or None.
+        """
+        with self._lock:
+            done = roll_up(self._conn, until_ms)
+            self._rolled_until = get_mark(self._conn, "rollup_until")
+            self._dirty_from = get_mark(self._conn, "dirty_from")
+            return done
+
+    def rollup_until(self) -> int | None:
+        """Epoch ms below which both rollups are complete (hour aligned), or None."""
+        with self._lock:
+            return self._covered()
+
+    def _covered(self) -> int | None:
+        covered = self._rolled_until
+        if covered is None or self._dirty_from is None:
+            return covered
+        covered = min(covered, floor_to(self._dirty_from, HOUR_MS))
+        # below raw_floor the rollups are final: late rows there are not rolled up
+        return covered if self._raw_floor is None else max(covered, self._raw_floor)
+
+    def retain(self, raw_max_age_s: float, now_ms: int) -> int:
+        """Delete raw rows older than `raw_max_age_s` that both rollups cover; rows deleted.
+
+        Rows at or above the rollup watermark, and rows in hours with late data not yet
+        re-rolled, are kept. The cut is hour aligned.
+        """
+        with self._lock:
+            covered = self._covered()
+            if covered is None:
+                return 0
+            cut = min(floor_to(now_ms - round(raw_max_age_s * 1000), HOUR_MS), covered)
+            if self._raw_floor is not None and cut <= self._raw_floor:
+                return 0
+            self._conn.begin()
+            try:
+                found = self._conn.execute("DELETE FROM raw WHERE ts < ?", [cut]).fetchall()
+                set_mark(self._conn, "raw_floor", cut)
+                self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                raise
+            self._raw_floor = cut
+            return int(found[0][0]) if found else 0
 
     def append(self, rows: Sequence[tuple[str, int, float | None, int]]) -> int:
         """Append (tag name, epoch ms, value, quality) rows as one batch; rows added."""
