@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hmi.projectfiles import Fields, did_you_mean
+from hmi.resources import slug
 from hmi.tags import DataType, SourceRef, TagDef
 
 __all__ = [
@@ -93,11 +94,6 @@ def unmatched_patterns(config: PublishConfig, names: Iterable[str]) -> list[str]
     """The tag patterns of `config` that select none of `names` (for `conduit check`)."""
     published = [n for n in names if config.matches(n)]
     return [p for p in config.tags if not any(fnmatch.fnmatchcase(n, p) for n in published)]
-
-
-def slug(text: str) -> str:
-    """A lower-case, file- and topic-safe form of a name: `Demo heating` -> `demo-heating`."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "project"
 
 
 def spool_path(data_dir: Path, project_name: str, device: str) -> Path:

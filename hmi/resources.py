@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,3 +27,8 @@ def data_home() -> Path:
 def demo_project() -> Path:
     """The folder of the built-in demo project."""
     return resource_path("demo")
+
+
+def slug(text: str) -> str:
+    """A lower-case, file- and topic-safe form of a name: `Demo heating` -> `demo-heating`."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "project"

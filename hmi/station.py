@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from drivers.base import DeviceConfig
+from hmi.history.service import HistoryService, history_path, history_tag_defs
 from hmi.project import Project, load_project
 from hmi.publish import Publisher, PublishError
 from hmi.resources import data_home
@@ -56,6 +57,9 @@ class Station:
         self.simulation = SimulationHost(project, speed=sim_speed) if simulate else None
         devices = runtime_devices(project, self.data_dir)
         self.runtime = Runtime(project, devices)
+        self.history = HistoryService(history_path(self.data_dir, project.name), self.runtime.tags)
+        self.runtime.add_system_tags(history_tag_defs(), self.history.diagnostics)
+        self.runtime.subscribe(self.history.on_changes)
         self.publisher: Publisher | None = None
         if project.publish is not None:
             try:
@@ -77,6 +81,7 @@ class Station:
         """Start the simulators (if any), then the runtime, then the publisher (if any)."""
         if self.simulation is not None:
             self.simulation.start()
+        self.history.start()
         try:
             self.runtime.start()
             if self.publisher is not None:
@@ -86,6 +91,7 @@ class Station:
                     self.runtime.stop()
                     raise StationError(str(exc)) from None
         except BaseException:
+            self.history.stop()
             if self.simulation is not None:
                 self.simulation.stop()
             raise
@@ -96,6 +102,7 @@ class Station:
         if self.publisher is not None:
             self.publisher.stop()
         self.runtime.stop()
+        self.history.stop()
         if self.simulation is not None:
             self.simulation.stop()
 

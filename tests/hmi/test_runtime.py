@@ -68,18 +68,6 @@ def write_project(root: Path, port: int) -> Path:
 
 
 @pytest.fixture
-def plc(peer_loop: LoopThread, port: int) -> Iterator[ModbusTestServer]:
-    server = ModbusTestServer(port)
-    peer_loop.call(server.start())
-    peer_loop.call(server.set(1, "hr", 0, encode(72.5, "float32", "CDAB")))
-    peer_loop.call(server.set(1, "hr", 2, encode(-123, "int16")))
-    peer_loop.call(server.set(1, "co", 3, [True]))
-    yield server
-    if server.running:
-        peer_loop.call(server.stop())
-
-
-@pytest.fixture
 def station(tmp_path: Path, plc: ModbusTestServer) -> Iterator[Station]:
     st = Station(load_project(write_project(tmp_path, plc.port)))
     st.start()
