@@ -109,8 +109,13 @@ def test_values_types_and_writes_over_opc_ua() -> None:
                 return await read("ZSO501") is False and float(await read("FY301")) == 0.0
 
             await eventually(stopped)
-            total = float(await read("FQ301"))
-            await asyncio.sleep(0.3)
+            total, since = float(await read("FQ301")), sim.plant.time
+            minute_later = since + 60.0  # let a simulated minute pass: no flow, no counting
+
+            async def a_minute_passed() -> bool:
+                return sim.plant.time >= minute_later
+
+            await eventually(a_minute_passed, within=10.0)
             assert float(await read("FQ301")) == pytest.approx(total, abs=1.0)
             await node("XV501_CMD").write_value(
                 ua.DataValue(ua.Variant(True, ua.VariantType.Boolean))
