@@ -11,8 +11,6 @@ connection close; removing the fault listens again on the same port, same addres
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 import socket
@@ -31,6 +29,7 @@ from asyncua.ua.uaerrors import UaStatusCodeError
 
 from drivers.sim.gasgate import GasGate, GasGateConfig
 from drivers.sim.gasgate_points import FOLDERS, GAS_POINTS, NAMESPACE_URI, STATION, GasPoint
+from drivers.sim.stepping import Stepper
 
 Endpoint = tuple[str, int]
 log = logging.getLogger("drivers.sim.opcua")
@@ -101,10 +100,7 @@ class GasGateSimulator:
         self._nodes: dict[str, ua.NodeId] = {}
         self._sent: dict[str, Any] = {}
         self._namespace = 0
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._step = 0.2
+        self._stepper: Stepper | None = None
 
     @property
     def plant(self) -> GasGate:
@@ -138,7 +134,7 @@ class GasGateSimulator:
         self, endpoint: Endpoint, speed: float = 1.0, seed: int = 1, step: float = 0.2
     ) -> None:
         """Build the station and its address space, listen on `endpoint`, start stepping."""
-        if self._task is not None:
+        if self._stepper is not None:
             raise RuntimeError("the simulator is already running")
         host, port = endpoint
         try:  # fail fast: building the address space takes seconds
@@ -147,14 +143,7 @@ class GasGateSimulator:
             raise OSError(f"{STATION}: cannot listen on {host}:{port} ({exc})") from exc
         self._endpoint = endpoint
         plant = self._plant = GasGate(self._config, seed=seed, speed=speed)
-        self._step = step
-        loop = asyncio.get_running_loop()
-        wake = self._wake = asyncio.Event()
-
-        def wake_soon() -> None:  # faults may change from any thread
-            loop.call_soon_threadsafe(wake.set)
-
-        self._unsubscribe = plant.faults.subscribe(wake_soon)
+        stepper = self._stepper = Stepper(plant, step)
         try:
             self._server = await self._build()
             await self._publish()
@@ -162,18 +151,13 @@ class GasGateSimulator:
         except BaseException:
             await self.stop()
             raise
-        self._task = asyncio.create_task(self._run(), name="conduit-sim-gasgate")
+        stepper.start(self._after_step, "conduit-sim-gasgate")
 
     async def stop(self) -> None:
         """Stop stepping, close the listener and every connection."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        stepper, self._stepper = self._stepper, None
+        if stepper is not None:
+            await stepper.stop()
         server, self._server = self._server, None
         if server is not None:
             if self._online and server.bserver is not None:
@@ -249,8 +233,8 @@ class GasGateSimulator:
                 except ValueError as exc:  # nothing applied: the node keeps its value
                     log.info("refused write: %s", exc)
                     raise UaStatusCodeError(StatusCodes.BadOutOfRange) from exc  # type: ignore[no-untyped-call]
-                if self._wake is not None:
-                    self._wake.set()  # publish the effect at once
+                if self._stepper is not None:
+                    self._stepper.wake()  # publish the effect at once
             if value.SourceTimestamp is None:
                 value = dataclasses.replace(value, SourceTimestamp=_now())
             node.attributes[attr].value = value
@@ -258,20 +242,9 @@ class GasGateSimulator:
         return setter
 
     # ----------------------------------------------------------------- stepping
-    async def _run(self) -> None:
-        assert self._wake is not None
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._step):
-                    await self._wake.wait()
-            self._wake.clear()
-            now = loop.time()
-            self.plant.step(min(now - last, 5 * self._step))  # a stalled loop does not leap
-            last = now
-            await self._publish()
-            await self._reconcile()
+    async def _after_step(self) -> None:
+        await self._publish()
+        await self._reconcile()
 
     async def _publish(self) -> None:
         """Write every point whose published value changed, stamped with the time now."""

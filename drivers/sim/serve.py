@@ -26,6 +26,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from drivers.modbus.codec import decode, encode
 from drivers.sim.plant import Plant, PlantConfig
 from drivers.sim.registers import REGISTERS, STATIONS, Register
+from drivers.sim.stepping import Stepper
 
 Endpoint = tuple[str, int]
 
@@ -266,10 +267,7 @@ class HeatingSimulator:
         self._config = config
         self._plant: Plant | None = None
         self._stations: dict[str, _Station] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._unsubscribe: Any = None
-        self._step = 0.2
+        self._stepper: Stepper | None = None
 
     @property
     def plant(self) -> Plant:
@@ -296,57 +294,34 @@ class HeatingSimulator:
         step: float = 0.2,
     ) -> None:
         """Build the plant, listen on every station's endpoint, and start stepping."""
-        if self._task is not None:
+        if self._stepper is not None:
             raise RuntimeError("the simulator is already running")
         unknown = sorted(set(endpoints) - set(STATIONS))
         if unknown:
             raise ValueError(f"unknown stations {unknown} (expected {', '.join(STATIONS)})")
         plant = self._plant = Plant(self._config, seed=seed, speed=speed)
-        self._step = step
-        loop = asyncio.get_running_loop()
-        wake = self._wake = asyncio.Event()
-
-        def wake_soon() -> None:  # faults may change from any thread
-            loop.call_soon_threadsafe(wake.set)
-
-        self._unsubscribe = plant.faults.subscribe(wake_soon)
+        stepper = self._stepper = Stepper(plant, step)
         self._stations = {n: _Station(n, ep, plant) for n, ep in endpoints.items()}
         try:
             await self._reconcile()
         except BaseException:
             await self.stop()
             raise
-        self._task = asyncio.create_task(self._run(), name="conduit-sim-step")
+        stepper.start(self._after_step, "conduit-sim-step")
 
     async def stop(self) -> None:
         """Stop stepping and close every listener and connection."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        stepper, self._stepper = self._stepper, None
+        if stepper is not None:
+            await stepper.stop()
         for station in self._stations.values():
             await station.stop()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         await asyncio.sleep(0)  # let pymodbus finish its connection callbacks
 
-    async def _run(self) -> None:
-        assert self._wake is not None
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._step):
-                    await self._wake.wait()
-            self._wake.clear()
-            now = loop.time()
-            self.plant.step(min(now - last, 5 * self._step))  # a stalled loop does not leap
-            last = now
-            for station in self._stations.values():
-                station.invalidate()
-            await self._reconcile()
+    async def _after_step(self) -> None:
+        for station in self._stations.values():
+            station.invalidate()
+        await self._reconcile()
 
     async def _reconcile(self) -> None:
         offline = self.plant.faults.offline_stations
