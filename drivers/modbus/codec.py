@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from drivers.address import Address, AddressError, canonical_query, split
+from drivers.floats import float32_decimal
 
 DTYPES: tuple[str, ...] = (
     "bool",
@@ -178,7 +179,7 @@ def decode(registers: Sequence[int], dtype: str, order: str = "ABCD") -> Any:
     if dtype in _INT_RANGES:
         return int.from_bytes(raw, "big", signed=not dtype.startswith("u"))
     value: float = struct.unpack(_FLOATS[dtype][1], raw)[0]
-    return value
+    return float32_decimal(value) if dtype == "float32" else value
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.floats import float32_decimal
 from drivers.mqtt.sparkplug_pb import PayloadMessage
 
 NAMESPACE = "spBv1.0"
@@ -226,6 +227,8 @@ def _get_scalar(source: Any, datatype: int, *, cell: bool = False) -> Any:
         return _unpack_array(datatype, raw)
     if datatype == DataSet:
         return _get_dataset(raw)
+    if which == "float_value":
+        return float32_decimal(raw)
     return bytes(raw) if isinstance(raw, bytes) else raw
 
 

@@ -25,6 +25,7 @@ from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from drivers.base import DeviceConfig, Quality, Reason, Sample, Sink
+from drivers.floats import float32_decimal
 from drivers.opcua.connect import Options
 from drivers.opcua.nodeid import NodeRef, OpcUaAddress
 from drivers.opcua.plan import Item, chunks, monitored_item, subscription_parameters, ua_nodeid
@@ -243,6 +244,8 @@ class Session:
         quality, reason = quality_of(code)
         when = timestamp(dv)
         value = dv.Value.Value if dv.Value is not None else None
+        if isinstance(value, float) and dv.Value.VariantType == ua.VariantType.Float:
+            value = float32_decimal(value)
         if quality is Quality.GOOD and value is None:
             quality, reason = Quality.BAD, Reason.INITIAL  # a good status with no value yet
         out: list[Sample] = []
