@@ -1,9 +1,18 @@
-"""DuckDB storage of tag history: a tag-name table and one long raw table, appended in batches.
+"""DuckDB storage of tag history: a tag-name table and the raw samples, appended in batches.
 
-Layout: `tags(tag_id, name)` and `raw(ts BIGINT epoch ms, tag_id, value DOUBLE, quality
-UTINYINT)`. Timestamps are integer epoch milliseconds: bucketing by integer division on
-BIGINT measured ~1.6x faster than on TIMESTAMP (`time_bucket`) or `epoch_ms(ts)` here.
-Rows are only ever appended as Arrow tables, one transaction per batch.
+Layout: `tags(tag_id, name)` and raw samples `(ts BIGINT epoch ms, tag_id UINTEGER, value
+DOUBLE, quality UTINYINT)` in two tables behind one view `raw`:
+
+- `raw_live` takes every append, in arrival order (time order, all tags interleaved);
+- `raw_archive` holds whole UTC days, each day written once sorted by (tag_id, ts) by
+  `compact`. Sorted, a tag's timestamps are an arithmetic run and its values a smooth series,
+  so DuckDB's bit-packing and ALP compress them to a fraction of the interleaved form
+  (measured: 9.2 -> 2.6-3.4 bytes per value on plant-like data), and zone maps on tag_id let a
+  one-pen query skip the other tags' row groups.
+
+Timestamps are integer epoch milliseconds: bucketing by integer division on BIGINT measured
+~1.6x faster than on TIMESTAMP (`time_bucket`) or `epoch_ms(ts)` here. Rows are only ever
+appended as Arrow tables, one transaction per batch.
 
 `rollup(until_ms)` keeps 1-minute and 1-hour rollups (see `hmi.history.rollup`) in step; an
 append below the rollup watermark marks its hours for re-rolling in the same transaction.
@@ -36,10 +45,17 @@ RAW_SCHEMA = pa.schema(
     ]
 )
 
+DAY_MS = 86_400_000
+COMPACT_PASS_ROWS = 20_000_000  # rows sorted at once by `compact` (bounds its memory)
+
+_RAW_COLUMNS = (
+    "ts BIGINT NOT NULL, tag_id UINTEGER NOT NULL, value DOUBLE, quality UTINYINT NOT NULL"
+)
 _DDL = (
     "CREATE TABLE IF NOT EXISTS tags (tag_id UINTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE)",
-    "CREATE TABLE IF NOT EXISTS raw ("
-    "ts BIGINT NOT NULL, tag_id UINTEGER NOT NULL, value DOUBLE, quality UTINYINT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS raw_live ({_RAW_COLUMNS})",
+    f"CREATE TABLE IF NOT EXISTS raw_archive ({_RAW_COLUMNS})",
+    "CREATE VIEW IF NOT EXISTS raw AS SELECT * FROM raw_archive UNION ALL SELECT * FROM raw_live",
 )
 
 
@@ -51,6 +67,8 @@ class HistoryStore:
         self._conn = duckdb.connect(str(self.path))
         self._lock = threading.Lock()  # serialises writes and the tag-id registry
         self._conn.execute("SET enable_progress_bar = false")  # long rollups: no stderr bar
+        self._maintenance = threading.Lock()  # compaction and retention, one at a time
+        _upgrade_single_raw_table(self._conn)
         for sql in (*_DDL, *ROLLUP_DDL):
             self._conn.execute(sql)
         self._rolled_until = get_mark(self._conn, "rollup_until")
@@ -122,7 +140,7 @@ class HistoryStore:
             try:
                 self._conn.begin()
                 try:
-                    self._conn.execute(f"INSERT INTO raw SELECT * FROM {view}")
+                    self._conn.execute(f"INSERT INTO raw_live SELECT * FROM {view}")
                     if dirty is not None:
                         set_mark(self._conn, "dirty_from", dirty)
                     self._conn.commit()
@@ -178,23 +196,62 @@ class HistoryStore:
         Rows at or above the rollup watermark, and rows in hours with late data not yet
         re-rolled, are kept. The cut is hour aligned.
         """
-        with self._lock:
+        with self._maintenance, self._lock:
             covered = self._covered()
             if covered is None:
                 return 0
             cut = min(floor_to(now_ms - round(raw_max_age_s * 1000), HOUR_MS), covered)
             if self._raw_floor is not None and cut <= self._raw_floor:
                 return 0
+            deleted = 0
             self._conn.begin()
             try:
-                found = self._conn.execute("DELETE FROM raw WHERE ts < ?", [cut]).fetchall()
+                for table in ("raw_archive", "raw_live"):
+                    found = self._conn.execute(f"DELETE FROM {table} WHERE ts < ?", [cut])
+                    deleted += int(found.fetchall()[0][0])
                 set_mark(self._conn, "raw_floor", cut)
                 self._conn.commit()
             except BaseException:
                 self._conn.rollback()
                 raise
             self._raw_floor = cut
-            return int(found[0][0]) if found else 0
+            return deleted
+
+    def compact(self, now_ms: int) -> int:
+        """Move live rows of the UTC days before `now_ms` into the archive, sorted; rows moved.
+
+        One transaction, so a reader sees every row exactly once, before or after. Tags are
+        sorted in passes of at most COMPACT_PASS_ROWS rows, in tag order, so the archive is
+        sorted by (tag_id, ts) within the moved range without one huge sort. Appends go on
+        meanwhile (they only add rows to `raw_live`).
+        """
+        cut = floor_to(now_ms, DAY_MS)
+        with self._maintenance:
+            cur = self._conn.cursor()
+            try:
+                counts = cur.execute(
+                    "SELECT tag_id, count(*) FROM raw_live WHERE ts < ? GROUP BY tag_id"
+                    " ORDER BY tag_id",
+                    [cut],
+                ).fetchall()
+                if not counts:
+                    return 0
+                cur.begin()
+                try:
+                    for lo, hi in _passes(counts, COMPACT_PASS_ROWS):
+                        cur.execute(
+                            "INSERT INTO raw_archive SELECT * FROM raw_live WHERE ts < $cut"
+                            " AND tag_id >= $lo AND tag_id <= $hi ORDER BY tag_id, ts",
+                            {"cut": cut, "lo": lo, "hi": hi},
+                        ).fetchall()
+                    moved = cur.execute("DELETE FROM raw_live WHERE ts < ?", [cut]).fetchall()
+                    cur.commit()
+                except BaseException:
+                    cur.rollback()
+                    raise
+            finally:
+                cur.close()
+            return int(moved[0][0])
 
     def append(self, rows: Sequence[tuple[str, int, float | None, int]]) -> int:
         """Append (tag name, epoch ms, value, quality) rows as one batch; rows added."""
@@ -217,3 +274,25 @@ class HistoryStore:
         finally:
             cur.close()
         return int(found[0]) if found else 0
+
+
+def _passes(counts: Sequence[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    """Consecutive tag-id ranges (lo, hi) of about `limit` rows each, from (tag_id, rows)."""
+    ranges: list[tuple[int, int]] = []
+    lo, rows = counts[0][0], 0
+    for i, (tag_id, n) in enumerate(counts):
+        if rows and rows + n > limit:
+            ranges.append((lo, counts[i - 1][0]))
+            lo, rows = tag_id, 0
+        rows += n
+    ranges.append((lo, counts[-1][0]))
+    return ranges
+
+
+def _upgrade_single_raw_table(conn: duckdb.DuckDBPyConnection) -> None:
+    """Files written before the live/archive split had one table `raw`: it becomes `raw_live`."""
+    found = conn.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'raw'"
+    ).fetchall()
+    if found and found[0][0] == "BASE TABLE":
+        conn.execute("ALTER TABLE raw RENAME TO raw_live")
