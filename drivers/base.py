@@ -15,12 +15,12 @@ from typing import Any, ClassVar, Protocol
 
 from drivers.address import Address
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(value: Any) -> float:
-    """Seconds from a number of seconds or text like '250ms', '1s', '2m', '1h'."""
+    """Seconds from a number of seconds or text like '250ms', '1s', '2m', '1h', '7d'."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str) and (match := _DURATION.match(value)):
@@ -28,7 +28,7 @@ def parse_duration(value: Any) -> float:
     else:
         raise ValueError(
             f"bad duration {value!r} (expected a number of seconds or text "
-            "like '250ms', '1s', '2m')"
+            "like '250ms', '1s', '2m', '1h', '7d')"
         )
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"duration {value!r} must be above zero")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from drivers.base import DeviceConfig
 from hmi.expressions import Expression
+from hmi.history_config import HistorySettings
 from hmi.projectfiles import Problem, ProjectError, Report, did_you_mean
 from hmi.projectload import DEFAULT_SCAN, Loader
 from hmi.publish_config import (
@@ -60,6 +61,7 @@ class Project:
     expressions: dict[str, Expression]  # calc tag name -> compiled expression
     device_sources: dict[str, SourceRef] = field(default_factory=dict, repr=False)
     publish: PublishConfig | None = None  # [publish]: re-publish tags to an MQTT broker
+    history: HistorySettings = field(default_factory=HistorySettings)  # [history]
     # input tag name -> calc tags to recompute when it changes, in computation order
     dependents: dict[str, list[str]] = field(init=False, repr=False, compare=False)
     _calc_order: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -151,6 +153,7 @@ def load_project(path: str | Path) -> Project:
         expressions=loader.expressions,
         device_sources=loader.device_sources,
         publish=loader.publish,
+        history=loader.history,
     )
 
 

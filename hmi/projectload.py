@@ -18,6 +18,7 @@ import drivers
 from drivers.address import Address, AddressError, split
 from drivers.base import DeviceConfig, Driver
 from hmi.expressions import Expression, ExpressionError, compile_expression
+from hmi.history_config import HistorySettings, read_history, read_tag_history
 from hmi.projectfiles import Fields, Report, TomlFile, did_you_mean, finite_number
 from hmi.publish_config import PublishConfig, read_publish
 from hmi.tags import TAG_NAME, DataType, SourceRef, TagDef
@@ -71,6 +72,7 @@ class Loader:
         self._drivers: dict[str, tuple[type[Driver] | None, str]] = {}
         self._load_failures_reported: set[str] = set()
         self.publish: PublishConfig | None = None
+        self.history = HistorySettings()
         self._publish_fields: Fields | None = None  # [publish], checked once devices are known
 
     @property
@@ -138,7 +140,13 @@ class Loader:
             self.scan_known = False
             return
         top = Fields(self.report, file, 0, "", file.data)
-        top.unknown(("project", "scan", "publish"))
+        top.unknown(("project", "scan", "publish", "history"))
+        if isinstance(history := file.data.get("history"), dict):
+            self.history = read_history(
+                Fields(self.report, file, file.table_line("history"), "[history]", history)
+            )
+        elif history is not None:
+            top.wrong("history", "a table [history]")
         if isinstance(publish := file.data.get("publish"), dict):
             self._publish_fields = Fields(
                 self.report, file, file.table_line("publish"), "[publish]", publish
@@ -308,6 +316,7 @@ class Loader:
         low, high = self.range(fields)
         if "expr" in entry and data_type is DataType.STRING:
             fields.problem("type", "a calc tag computes numbers or booleans, not text")
+        recording = read_tag_history(fields)
         writable = fields.boolean("writable", False)
         if writable and "expr" in entry:
             fields.problem("writable", "a calc tag (expr) cannot be written")
@@ -326,7 +335,10 @@ class Loader:
             high=high,
             writable=writable,
             decimals=fields.integer("decimals", None, 0, 15),
-            history=fields.boolean("history", True),
+            history=recording.enabled,
+            history_deadband=recording.deadband,
+            history_min_interval=recording.min_interval,
+            history_max_interval=recording.max_interval,
             source=SourceRef(file.rel, header),
         )
         if name is not None and not fields.failed:

@@ -80,6 +80,9 @@ class TagDef:
     writable: bool = False
     decimals: int | None = None
     history: bool = True
+    history_deadband: float | None = None  # None: `deadband`
+    history_min_interval: float = 0.0  # seconds between recorded changes, at least
+    history_max_interval: float | None = None  # heartbeat; None: the project's default
     source: SourceRef = field(default_factory=SourceRef, compare=False)
 
     @property

@@ -243,8 +243,10 @@ class Session:
             live.status = code
         quality, reason = quality_of(code)
         when = timestamp(dv)
-        value = dv.Value.Value if dv.Value is not None else None
-        if isinstance(value, float) and dv.Value.VariantType == ua.VariantType.Float:
+        variant = dv.Value
+        value = variant.Value if variant is not None else None
+        float32 = variant is not None and variant.VariantType == ua.VariantType.Float
+        if float32 and isinstance(value, float):
             value = float32_decimal(value)
         if quality is Quality.GOOD and value is None:
             quality, reason = Quality.BAD, Reason.INITIAL  # a good status with no value yet

@@ -271,7 +271,7 @@ def test_ten_mistakes_give_ten_messages(tmp_path: Path) -> None:
     )
     assert problems(tmp_path) == [
         "project.toml:6: [scan]: slow: bad duration '10 sec' (expected a number of seconds or "
-        "text like '250ms', '1s', '2m')",
+        "text like '250ms', '1s', '2m', '1h', '7d')",
         "devices.toml:4: device PLC1: max_gpa: unknown key (did you mean 'max_gap'?)",
         "devices.toml:7: device RTU7: driver: unknown driver 'modbsu' (did you mean 'modbus'?)",
         "tags.toml:4: tag HS1.TT101: type: unknown type 'flaot32' (expected one of float, int, "
@@ -406,7 +406,7 @@ label = 7
     assert problems(tmp_path) == [
         "devices.toml:19: device UA1: port: 99999 is out of range (0 to 65535)",
         "devices.toml:20: device UA1: timeout: bad duration 'soon' (expected a number of "
-        "seconds or text like '250ms', '1s', '2m')",
+        "seconds or text like '250ms', '1s', '2m', '1h', '7d')",
         "devices.toml:21: device UA1: max_gap: expected an integer, got '16' (text)",
         "devices.toml:22: device UA1: poll_delay: expected a number, got True (true/false)",
         "devices.toml:23: device UA1: rtu: expected true or false, got 1 (integer)",
@@ -467,7 +467,8 @@ def test_tag_value_mistakes(tmp_path: Path) -> None:
         "offset)",
         "tags/more.toml:16: tag M.SCALE: scan: unknown scan class 'fsat' (did you mean 'fast'?)",
         "tags/more.toml:17: tag M.SCALE: decimals: 40 is out of range (0 to 15)",
-        "tags/more.toml:18: tag M.SCALE: history: expected true or false, got 'yes' (text)",
+        "tags/more.toml:18: tag M.SCALE: history: expected true, false or a table"
+        " { deadband = ..., max_interval = ... }, got 'yes' (text)",
         "tags/more.toml:19: tag M.SCALE: range: expected [low, high] with two numbers, "
         "e.g. [0, 150]",
         "tags/more.toml:23: tag M.EXPR: expr: column 11: function 'open' is not allowed "
@@ -664,4 +665,56 @@ def test_layout_mistakes(tmp_path: Path) -> None:
         "tags/more.toml:19: tag 'M.NL\\n': name: bad tag name 'M.NL\\n' (dotted identifiers "
         "such as HS1.TT101: letters, digits and '_')",
         "tags/single.toml:1: tag: write each tag as [[tag]] (an array of tables), not [tag]",
+    ]
+
+
+def test_history_settings_of_the_project_and_of_tags(tmp_path: Path) -> None:
+    files = good_files()
+    files["project.toml"] = PROJECT + '\n[history]\nretention = "90d"\nmax_interval = "5m"\n'
+    files["tags/extra.toml"] = (
+        "[[tag]]\n"
+        'name = "SS1.FT201"\n'
+        'address = "fake://PLC_SS1/1/ir/0?type=float32"\n'
+        'history = { deadband = 0.2, min_interval = "5s", max_interval = "1m" }\n'
+    )
+    project = load_project(write(tmp_path, files))
+    assert project.history.retention == 90 * 86400
+    assert project.history.max_interval == 300
+    tag = project.tags["SS1.FT201"]
+    assert tag.history
+    assert (tag.history_deadband, tag.history_min_interval, tag.history_max_interval) == (
+        0.2,
+        5.0,
+        60.0,
+    )
+    plain = project.tags["HS1.TT101"]
+    assert plain.history and plain.history_deadband is None and plain.history_max_interval is None
+
+
+def test_history_setting_mistakes_name_file_line_and_field(tmp_path: Path) -> None:
+    files = good_files()
+    files["project.toml"] = PROJECT + '\n[history]\nretention = "10m"\nmax_interval = "2h"\nx = 1\n'
+    files["tags/extra.toml"] = (
+        "[[tag]]\n"
+        'name = "SS1.FT201"\n'
+        'address = "fake://PLC_SS1/1/ir/0?type=float32"\n'
+        'history = { deadband = -1, min_interval = "2m", max_interval = "1m", every = 1 }\n'
+        "[[tag]]\n"
+        'name = "SS1.FT202"\n'
+        'address = "fake://PLC_SS1/1/ir/2?type=float32"\n'
+        'history = "yes"\n'
+    )
+    found = problems(write(tmp_path, files))
+    assert found == [
+        "project.toml:11: [history]: retention: must be at least 1h (rollups are made per hour)",
+        "project.toml:12: [history]: max_interval: 7200 s is longer than 1h: a longer silence"
+        " reads as 'not recorded' in time-weighted report averages",
+        "project.toml:13: [history]: x: unknown key (expected one of retention, max_interval)",
+        "tags/extra.toml:4: tag SS1.FT201 history: every: unknown key"
+        " (expected one of deadband, min_interval, max_interval)",
+        "tags/extra.toml:4: tag SS1.FT201 history: deadband: must not be negative, got -1",
+        "tags/extra.toml:4: tag SS1.FT201 history: min_interval: must not be longer than"
+        " max_interval",
+        "tags/extra.toml:8: tag SS1.FT202: history: expected true, false or a table"
+        " { deadband = ..., max_interval = ... }, got 'yes' (text)",
     ]
