@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from bench import history, modbus_path, mqtt, opcua, publish
+from bench import history, history_report, modbus_path, mqtt, opcua, publish
 
 BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "coalescing": ("Modbus request coalescing", modbus_path.coalescing),
@@ -17,6 +17,10 @@ BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "history-ingest": ("Historian: queue -> DuckDB ingest", history.ingest),
     "history-storage": ("Historian: bytes per value, live and compacted", history.storage),
     "history-trend": ("Historian: trend queries, 8 pens x a year of 1 s data", history.trend),
+    "history-report": (
+        "Historian: hourly report aggregates, 200 tags x 30 days",
+        history_report.report,
+    ),
 }
 
 

@@ -21,7 +21,7 @@ def float32_decimal(value: float) -> float:
     """The shortest decimal that rounds to the float32 of `value` (whole numbers unchanged)."""
     if not math.isfinite(value) or value == 0.0:
         return value
-    target = _F32.unpack(_F32.pack(value))[0]
+    target: float = _F32.unpack(_F32.pack(value))[0]
     if target.is_integer() and abs(target) < 2.0**53:
         return float(target)  # whole numbers (counters, 2**40) stay exact
     for digits in range(6, 10):  # 9 significant digits always identify a float32
