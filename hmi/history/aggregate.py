@@ -134,7 +134,7 @@ def _compute(
         found = cur.execute(
             "SELECT tag_id::BIGINT AS tag, ts, CASE WHEN quality > 0 AND value IS NOT NULL"
             f" THEN value ELSE {_NAN} END AS good FROM raw"
-            " WHERE tag_id IN (SELECT unnest($ids)) AND ts >= $lo AND ts < $hi",
+            " WHERE list_contains($ids, tag_id) AND ts >= $lo AND ts < $hi",
             {"ids": ids, "lo": c_lo, "hi": c_hi},
         ).fetchnumpy()
         p = Pieces.samples(found["tag"], found["ts"], found["good"])
@@ -158,7 +158,7 @@ def _rollup_pieces(
 ) -> tuple[Pieces, _Plain]:
     """Rollup buckets of [lo, hi) joined with their hold rows (missing ones: NaN holds)."""
     t = "rollup_1h" if step == HOUR_MS else "rollup_1m"
-    f = "tag_id IN (SELECT unnest($ids)) AND ts >= $lo AND ts < $hi"  # both tables' filter
+    f = "list_contains($ids, tag_id) AND ts >= $lo AND ts < $hi"  # both tables' filter
     r = cur.execute(
         "SELECT r.tag_id::BIGINT AS tag, r.ts, coalesce(h.first_ts, r.ts) AS first_ts,"
         f" coalesce(h.last_ts, r.ts) AS last_ts, r.ts + {step} AS spill_from,"
@@ -209,7 +209,7 @@ def _prior(
     since = start - HOLD_MAX_MS
     parts, good_parts = [], []
     params: dict[str, object] = {"ids": ids, "start": start, "since": since}
-    sel = "tag_id IN (SELECT unnest($ids))"
+    sel = "list_contains($ids, tag_id)"
     if h1 is not None and m1 is not None:
         params.update(h1=h1, m1=m1, hs=floor_to(since, HOUR_MS), ms=floor_to(since, MINUTE_MS))
         parts += [

@@ -140,7 +140,7 @@ class HistoryReader:
             result = cur.execute(
                 "SELECT tag_id, (ts - $start) // $width AS k, min(value) AS lo, max(value) AS hi,"
                 " arg_min(value, ts) AS first, arg_max(value, ts) AS last, avg(value) AS mean"
-                " FROM raw WHERE tag_id IN (SELECT unnest($ids)) AND ts >= $start AND ts < $end"
+                " FROM raw WHERE list_contains($ids, tag_id) AND ts >= $start AND ts < $end"
                 " AND quality > 0 AND value IS NOT NULL"
                 " GROUP BY tag_id, k ORDER BY tag_id, k",
                 {"start": start_ms, "end": end_ms, "width": width, "ids": list(ids)},
@@ -179,7 +179,7 @@ class HistoryReader:
         table = "rollup_1h" if step == HOUR_MS else "rollup_1m"
         raw_part = (
             "SELECT tag_id, ts AS t, value AS lo, value AS hi, value AS fi, value AS la,"
-            " value AS s, 1 AS c FROM raw WHERE tag_id IN (SELECT unnest($ids))"
+            " value AS s, 1 AS c FROM raw WHERE list_contains($ids, tag_id)"
             " AND quality > 0 AND value IS NOT NULL AND ts >= {} AND ts < {}"
         )
         sql = (
@@ -187,7 +187,7 @@ class HistoryReader:
             f"{raw_part.format('$start', '$cov_lo')} UNION ALL "
             f"{raw_part.format('$cov_hi', '$end')} UNION ALL "
             "SELECT tag_id, ts, min, max, first, last, sum, count"
-            f" FROM {table} WHERE tag_id IN (SELECT unnest($ids))"
+            f" FROM {table} WHERE list_contains($ids, tag_id)"
             " AND ts >= $cov_lo AND ts < $cov_hi AND count > 0)"
             " SELECT tag_id, (t - $origin) // $width AS k, min(lo) AS lo, max(hi) AS hi,"
             " arg_min(fi, t) AS first, arg_max(la, t) AS last, sum(s) / sum(c) AS mean"

@@ -230,7 +230,7 @@ def hour_chunks(
 ) -> list[tuple[int, int]]:
     """Ranges covering the raw rows of [lo, hi) (of tags `ids`, default all), cut at hour
     starts, of at most about CHUNK_ROWS rows each (more if one hour holds more)."""
-    where = "" if ids is None else " AND tag_id IN (SELECT unnest($ids))"
+    where = "" if ids is None else " AND list_contains($ids, tag_id)"
     params: dict[str, object] = {"lo": lo, "hi": hi}
     if ids is not None:
         params["ids"] = ids
