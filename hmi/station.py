@@ -8,11 +8,16 @@ connected here, so no other module has to know about the others.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from drivers.base import DeviceConfig
+from hmi.control import ControlServer, Handler
+from hmi.history.answers import ANSWERS
 from hmi.history.service import HistoryService, history_path, history_tag_defs
+from hmi.history.store import HistoryStore
 from hmi.project import Project, load_project
 from hmi.publish import Publisher, PublishError
 from hmi.resources import data_home
@@ -60,6 +65,7 @@ class Station:
         self.history = HistoryService(history_path(self.data_dir, project.name), self.runtime.tags)
         self.runtime.add_system_tags(history_tag_defs(), self.history.diagnostics)
         self.runtime.subscribe(self.history.on_changes)
+        self.control = ControlServer(self.data_dir, project.name, self._control_handlers())
         self.publisher: Publisher | None = None
         if project.publish is not None:
             try:
@@ -71,6 +77,20 @@ class Station:
                 )
             except PublishError as exc:
                 raise StationError(str(exc)) from None
+
+    def _control_handlers(self) -> dict[str, Handler]:
+        """What other processes may ask this station (see `hmi.control`)."""
+
+        def on_history(answer: Callable[[HistoryStore, Mapping[str, Any]], Any]) -> Handler:
+            def handle(args: Mapping[str, Any]) -> Any:
+                store = self.history.store
+                if store is None:
+                    raise RuntimeError("history is not available at this station (see its log)")
+                return answer(store, args)
+
+            return handle
+
+        return {op: on_history(answer) for op, answer in ANSWERS.items()}
 
     @classmethod
     def open(cls, path: str | Path, *, simulate: bool = False, sim_speed: float = 1.0) -> Station:
@@ -95,10 +115,15 @@ class Station:
             if self.simulation is not None:
                 self.simulation.stop()
             raise
+        try:
+            self.control.start()
+        except OSError as exc:  # the station runs; only other processes cannot ask it
+            log.error("control endpoint unavailable: %s", exc)
         log.info("station %s started (%d tags)", self.project.name, len(self.runtime.tags))
 
     def stop(self) -> None:
-        """Stop the publisher (if any), the runtime, then the simulators."""
+        """Stop the control endpoint, the publisher (if any), the runtime, then the simulators."""
+        self.control.stop()
         if self.publisher is not None:
             self.publisher.stop()
         self.runtime.stop()

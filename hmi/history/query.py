@@ -68,8 +68,8 @@ class HistoryReader:
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
 
-    def raw(self, tag: str, start: float, end: float) -> list[Sample]:
-        """Stored samples of `tag` with start <= ts < end, in time order."""
+    def raw(self, tag: str, start: float, end: float, limit: int | None = None) -> list[Sample]:
+        """Stored samples of `tag` with start <= ts < end, in time order (the first `limit`)."""
         tag_id = self.store.known_id(tag)
         if tag_id is None:
             return []
@@ -77,8 +77,8 @@ class HistoryReader:
         try:
             rows = cur.execute(
                 "SELECT ts, value, quality FROM raw WHERE tag_id = ? AND ts >= ? AND ts < ? "
-                "ORDER BY ts",
-                [tag_id, to_ms(start), to_ms(end)],
+                "ORDER BY ts LIMIT ?",
+                [tag_id, to_ms(start), to_ms(end), limit],
             ).fetchall()
         finally:
             cur.close()

@@ -1,0 +1,84 @@
+"""`conduit history`: the same answer from a running station (control endpoint) and the file."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from hmi import cli
+from hmi.cli_history import CliError, parse_when
+from hmi.control import endpoint_path
+from hmi.project import load_project
+from hmi.station import Station
+from tests.conftest import wait_until
+from tests.drivers.conftest import ModbusTestServer
+from tests.hmi.test_runtime import write_project
+
+
+def _history_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    capsys.readouterr()
+    assert cli.main(["history", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_history_from_the_running_station_and_from_the_file_agree(
+    tmp_path: Path,
+    plc: ModbusTestServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
+    (tmp_path / "p").mkdir()
+    folder = write_project(tmp_path / "p", plc.port)
+    start = time.time() - 1
+    with Station(load_project(folder)) as station:
+        writer = station.history.writer
+        assert writer is not None
+        wait_until(lambda: writer.written >= 4, 10, "history rows written")
+        writer.flush()
+        assert endpoint_path(tmp_path / "home", "Runtime test").exists()
+        end = time.time() + 1
+        span = ("--from", str(start), "--to", str(end))
+        live = _history_json(capsys, str(folder), "S.TT1", "S.TT2", *span)
+        buckets = _history_json(capsys, str(folder), "S.TT1", *span, "--buckets", "3")
+    assert live["S.TT1"], "samples came from the running station"
+    ts, value, quality = live["S.TT1"][0]
+    assert value == pytest.approx(72.5) and quality == "good" and start <= ts <= end
+    assert 1 <= len(buckets["S.TT1"]["max"]) <= 3
+    assert buckets["S.TT1"]["max"][0] == pytest.approx(72.5)
+    # the station stopped: the CLI opens the file itself and reads the same rows
+    offline = _history_json(capsys, str(folder), "S.TT1", "S.TT2", *span)
+    assert offline == live
+
+
+def test_history_mistakes_are_one_line_messages(
+    tmp_path: Path,
+    plc: ModbusTestServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
+    (tmp_path / "p").mkdir()
+    folder = str(write_project(tmp_path / "p", plc.port))
+    assert cli.main(["history", folder, "S.TT1"]) == 2
+    assert "no history recorded yet for 'Runtime test'" in capsys.readouterr().err
+    assert cli.main(["history", folder, "S.TT1", "--from", "yesterday"]) == 2
+    assert "bad time 'yesterday'" in capsys.readouterr().err
+    assert cli.main(["history", folder, "S.TT1", "--from", "now", "--to=-1h"]) == 2
+    assert "--to must be after --from" in capsys.readouterr().err
+
+
+def test_parse_when() -> None:
+    now = 1_800_000_000.0
+    assert parse_when("now", now) == now
+    assert parse_when("-8h", now) == now - 8 * 3600
+    assert parse_when("-7d", now) == now - 7 * 86400
+    assert parse_when("1700000000.5", now) == 1_700_000_000.5
+    local = time.mktime((2026, 11, 22, 6, 0, 0, 0, 0, -1))
+    assert parse_when("2026-11-22T06:00", now) == local
+    assert parse_when("2026-11-22T06:00+08:00", now) == 1_795_298_400.0
+    with pytest.raises(CliError):
+        parse_when("-8 hours", now)
