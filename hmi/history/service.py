@@ -1,7 +1,10 @@
 """The historian as a station runs it: store, writer, periodic rollups and retention, diagnostics.
 
 Opened by the station on a file per project under the data folder. If the file cannot be opened
-(another process holds it, a read-only folder) the station runs without history and says so.
+(another process holds it, a read-only folder, a full disk) or stops taking writes, the station
+runs on: the error is logged once, `_diag.history.online` turns False (the alarm system watches
+it), the newest values wait in the writer's bounded queue and the writer retries (opening every
+`open_retry` seconds) until the queue drains into the file and `online` is True again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hmi.history.store import HistoryStore
-from hmi.history.writer import HistoryWriter
+from hmi.history.writer import EXPECTED_ERRORS, HistoryWriter, describe_error
 from hmi.resources import slug
 from hmi.tags import DataType, TagDef, Value
 
@@ -23,13 +26,15 @@ log = logging.getLogger("hmi.history")
 MAINTENANCE_PERIOD = 60.0  # seconds between rollups
 RETENTION_PERIOD = 3600.0  # seconds between retention passes
 RAW_MAX_AGE = 365 * 86400.0  # raw rows older than this go once their rollups exist
+OPEN_RETRY_PERIOD = 10.0  # seconds between attempts to open a history file that failed to open
 
 # `_diag.history.<field>`: (field, unit, type, description)
 HISTORY_FIELDS = (
     ("queue_fill", "%", DataType.FLOAT, "History write queue fill"),
     ("written", "", DataType.INT, "Values written to history"),
     ("dropped", "", DataType.INT, "Values lost because the history queue was full"),
-    ("errors", "", DataType.INT, "History batches that could not be written"),
+    ("errors", "", DataType.INT, "Failed attempts to write or open the history file"),
+    ("online", "", DataType.BOOL, "History is being written (False: values wait in memory)"),
 )
 
 
@@ -56,28 +61,56 @@ def history_tag_defs() -> list[TagDef]:
 class HistoryService:
     """Records a station's history tags and keeps rollups and retention up to date."""
 
-    def __init__(self, path: Path, tags: Mapping[str, TagDef]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tags: Mapping[str, TagDef],
+        *,
+        open_retry: float = OPEN_RETRY_PERIOD,
+        max_rows: int = 200_000,
+        flush_interval: float = 0.5,
+        retry_delay: float = 0.5,
+        retry_max: float = 5.0,
+    ) -> None:
         self.path = path
         self._tags = tags
-        self.store: HistoryStore | None = None
+        # read by `start`: seconds between open attempts, queue bound, write cadence, backoff
+        self.open_retry = open_retry
+        self.max_rows = max_rows
+        self.flush_interval = flush_interval
+        self.retry_delay = retry_delay
+        self.retry_max = retry_max
         self.writer: HistoryWriter | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def store(self) -> HistoryStore | None:
+        """The open store, or None while the file cannot be opened (it may be reopened)."""
+        return None if self.writer is None else self.writer.store
+
     def start(self) -> bool:
-        """Open the store and start writing; False (logged) when history is unavailable."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.store = HistoryStore(self.path)
-        except Exception as exc:
-            log.error("history disabled: cannot open %s (%s)", self.path, exc)
-            return False
-        self.writer = HistoryWriter(self.store, self._tags)
+        """Start recording; False (logged) while the file cannot be opened (retried meanwhile)."""
+        self.writer = HistoryWriter(
+            None,
+            self._tags,
+            opener=self._open,
+            path=self.path,
+            max_rows=self.max_rows,
+            flush_interval=self.flush_interval,
+            retry_delay=self.retry_delay,
+            retry_max=self.retry_max,
+            reopen_period=self.open_retry,
+        )
         self._thread = threading.Thread(
             target=self._maintain, name="conduit-history-maintenance", daemon=True
         )
         self._thread.start()
-        return True
+        return self.writer.online
+
+    def _open(self) -> HistoryStore:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return HistoryStore(self.path)
 
     def on_changes(self, batch: list[tuple[str, Value]]) -> None:
         """Runtime subscriber: queue the changes (never blocks)."""
@@ -85,13 +118,14 @@ class HistoryService:
             self.writer.on_changes(batch)
 
     def diagnostics(self) -> Mapping[str, Any]:
-        """Values of the `_diag.history.*` tags (None while history is unavailable)."""
+        """Values of the `_diag.history.*` tags (None before `start`)."""
         w = self.writer
         return {
             "_diag.history.queue_fill": None if w is None else 100.0 * w.queue_fill(),
             "_diag.history.written": None if w is None else w.written,
             "_diag.history.dropped": None if w is None else w.dropped,
             "_diag.history.errors": None if w is None else w.errors,
+            "_diag.history.online": None if w is None else w.online,
         }
 
     def _maintain(self) -> None:
@@ -101,23 +135,29 @@ class HistoryService:
             last_retention = time.monotonic()
 
     def maintain(self, *, retention: bool = True) -> None:
-        """Roll up whole hours up to now and, if asked, drop raw rows past their age."""
-        if self.store is None:
+        """Roll up whole hours up to now and, if asked, drop raw rows past their age.
+
+        Skipped while the writer is offline: the file does not take writes then.
+        """
+        w = self.writer
+        store = None if w is None or not w.online else w.store
+        if store is None:
             return
         now_ms = int(time.time() * 1000)
         try:
-            self.store.rollup(now_ms)
+            store.rollup(now_ms)
             if retention:
-                self.store.retain(RAW_MAX_AGE, now_ms)
+                store.retain(RAW_MAX_AGE, now_ms)
+        except EXPECTED_ERRORS as exc:
+            log.warning("history: maintenance of %s failed: %s", self.path, describe_error(exc))
         except Exception:
             log.exception("history maintenance failed")
 
     def stop(self) -> None:
-        """Flush what is queued, stop the threads and close the store."""
+        """Flush what is queued (one last attempt), stop the threads and close the store."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(30)
         if self.writer is not None:
             self.writer.stop()
-        if self.store is not None:
-            self.store.close()
+            self.writer.close()

@@ -60,5 +60,10 @@ def test_a_history_file_that_cannot_be_opened_leaves_the_station_running(
     blocked.mkdir()  # a folder where the file should be: DuckDB cannot open it
     with Station(project) as station:
         wait_until(lambda: station.runtime.store.get("S.TT1").good, 10, "values still flow")
+        writer = station.history.writer
+        assert writer is not None
+        wait_until(lambda: writer.queued() > 0, 10, "values wait in memory")
         station.runtime.call(station.runtime.refresh_link_stats()).result(5)
-        assert station.runtime.store.get("_diag.history.written").value is None
+        assert station.runtime.store.get("_diag.history.online").value is False
+        assert station.runtime.store.get("_diag.history.written").value == 0
+        assert station.runtime.store.get("_diag.history.queue_fill").value > 0
