@@ -62,7 +62,9 @@ class Station:
         self.simulation = SimulationHost(project, speed=sim_speed) if simulate else None
         devices = runtime_devices(project, self.data_dir)
         self.runtime = Runtime(project, devices)
-        self.history = HistoryService(history_path(self.data_dir, project.name), self.runtime.tags)
+        self.history = HistoryService(
+            history_path(self.data_dir, project.name), self.runtime.tags, project.history
+        )
         self.runtime.add_system_tags(history_tag_defs(), self.history.diagnostics)
         self.runtime.subscribe(self.history.on_changes)
         self.control = ControlServer(self.data_dir, project.name, self._control_handlers())

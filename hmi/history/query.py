@@ -85,20 +85,28 @@ class HistoryReader:
         return [_sample(*row) for row in rows]
 
     def last_before(self, tag: str, ts: float) -> Sample | None:
-        """The last stored sample of `tag` strictly before `ts` (any quality), or None."""
+        """The last stored sample of `tag` strictly before `ts` (any quality), or None.
+
+        Looks back in growing windows (an hour, a day, a month, everything) so the usual case,
+        a sample within the heartbeat, reads one hour of rows instead of the whole history.
+        """
         tag_id = self.store.known_id(tag)
         if tag_id is None:
             return None
+        end = to_ms(ts)
         cur = self.store.cursor()
         try:
-            row = cur.execute(
-                "SELECT ts, value, quality FROM raw WHERE tag_id = ? AND ts < ? "
-                "ORDER BY ts DESC LIMIT 1",
-                [tag_id, to_ms(ts)],
-            ).fetchone()
+            for back in (HOUR_MS, 24 * HOUR_MS, 32 * 24 * HOUR_MS, None):
+                row = cur.execute(
+                    "SELECT ts, value, quality FROM raw WHERE tag_id = $tag AND ts < $end"
+                    " AND ts >= $start ORDER BY ts DESC LIMIT 1",
+                    {"tag": tag_id, "end": end, "start": -(2**62) if back is None else end - back},
+                ).fetchone()
+                if row is not None:
+                    return _sample(*row)
         finally:
             cur.close()
-        return None if row is None else _sample(*row)
+        return None
 
     def trend(
         self,

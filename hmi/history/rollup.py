@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from hmi.history.transaction import transaction
 from hmi.history_config import HOLD_MAX
 
 __all__ = [
@@ -339,8 +340,7 @@ def roll_up(conn: duckdb.DuckDBPyConnection, until_ms: int) -> tuple[int, int] |
             set_mark(conn, "dirty_from", None)
         return None
     params = {"lo": lo, "hi": hi}
-    conn.begin()
-    try:
+    with transaction(conn):
         conn.execute("DELETE FROM rollup_1m WHERE ts >= $lo AND ts < $hi", params).fetchall()
         conn.execute("DELETE FROM rollup_1h WHERE ts >= $lo AND ts < $hi", params).fetchall()
         conn.execute("DELETE FROM rollup_1m_hold WHERE ts >= $lo AND ts < $hi", params).fetchall()
@@ -350,8 +350,4 @@ def roll_up(conn: duckdb.DuckDBPyConnection, until_ms: int) -> tuple[int, int] |
         _roll_holds(conn, lo, hi)
         set_mark(conn, "rollup_until", hi)
         set_mark(conn, "dirty_from", None)
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
     return lo, hi

@@ -1,4 +1,8 @@
-"""The historian as a station runs it: store, writer, periodic rollups and retention, diagnostics.
+"""The historian as a station runs it: recording policy, writer, rollups, compaction, retention.
+
+Every second the maintenance thread records what the recording policy has due (merged changes,
+heartbeats); every minute it rolls up whole hours; every hour it compacts past days into the
+sorted archive and deletes raw rows older than the project's retention once rolled up.
 
 Opened by the station on a file per project under the data folder. If the file cannot be opened
 (another process holds it, a read-only folder, a full disk) or stops taking writes, the station
@@ -16,16 +20,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hmi.history.policy import RecordingPolicy
 from hmi.history.store import HistoryStore
 from hmi.history.writer import EXPECTED_ERRORS, HistoryWriter, describe_error
+from hmi.history_config import HistorySettings
 from hmi.resources import slug
 from hmi.tags import DataType, TagDef, Value
 
 log = logging.getLogger("hmi.history")
 
+TICK = 1.0  # seconds between heartbeat checks
 MAINTENANCE_PERIOD = 60.0  # seconds between rollups
-RETENTION_PERIOD = 3600.0  # seconds between retention passes
-RAW_MAX_AGE = 365 * 86400.0  # raw rows older than this go once their rollups exist
+RETENTION_PERIOD = 3600.0  # seconds between compaction and retention passes
 OPEN_RETRY_PERIOD = 10.0  # seconds between attempts to open a history file that failed to open
 
 # `_diag.history.<field>`: (field, unit, type, description)
@@ -65,6 +71,7 @@ class HistoryService:
         self,
         path: Path,
         tags: Mapping[str, TagDef],
+        settings: HistorySettings | None = None,
         *,
         open_retry: float = OPEN_RETRY_PERIOD,
         max_rows: int = 200_000,
@@ -74,6 +81,8 @@ class HistoryService:
     ) -> None:
         self.path = path
         self._tags = tags
+        self.settings = settings or HistorySettings()
+        self.policy = RecordingPolicy(tags, self.settings.max_interval)
         # read by `start`: seconds between open attempts, queue bound, write cadence, backoff
         self.open_retry = open_retry
         self.max_rows = max_rows
@@ -113,9 +122,9 @@ class HistoryService:
         return HistoryStore(self.path)
 
     def on_changes(self, batch: list[tuple[str, Value]]) -> None:
-        """Runtime subscriber: queue the changes (never blocks)."""
+        """Runtime subscriber: queue the changes worth recording (never blocks)."""
         if self.writer is not None:
-            self.writer.on_changes(batch)
+            self.writer.on_changes(self.policy.admit(batch, time.time()))
 
     def diagnostics(self) -> Mapping[str, Any]:
         """Values of the `_diag.history.*` tags (None before `start`)."""
@@ -129,13 +138,30 @@ class HistoryService:
         }
 
     def _maintain(self) -> None:
-        last_retention = 0.0
-        while not self._stop.wait(MAINTENANCE_PERIOD):
-            self.maintain(retention=time.monotonic() - last_retention >= RETENTION_PERIOD)
-            last_retention = time.monotonic()
+        started = time.monotonic()
+        last_rollup = last_retention = started
+        first_retention = started + MAINTENANCE_PERIOD  # not while the station starts up
+        while not self._stop.wait(TICK):
+            self.record_due()
+            now = time.monotonic()
+            if now - last_rollup >= MAINTENANCE_PERIOD:
+                retention = now >= first_retention and (
+                    last_retention == started or now - last_retention >= RETENTION_PERIOD
+                )
+                self.maintain(retention=retention)
+                last_rollup = time.monotonic()
+                if retention:
+                    last_retention = last_rollup
+
+    def record_due(self, now: float | None = None) -> None:
+        """Queue what the recording policy has due: merged changes and heartbeats."""
+        if self.writer is not None:
+            due = self.policy.due(time.time() if now is None else now)
+            if due:
+                self.writer.on_changes(due)
 
     def maintain(self, *, retention: bool = True) -> None:
-        """Roll up whole hours up to now and, if asked, drop raw rows past their age.
+        """Roll up whole hours up to now; if asked, compact past days and drop old raw rows.
 
         Skipped while the writer is offline: the file does not take writes then.
         """
@@ -147,7 +173,8 @@ class HistoryService:
         try:
             store.rollup(now_ms)
             if retention:
-                store.retain(RAW_MAX_AGE, now_ms)
+                store.compact(now_ms)
+                store.retain(self.settings.retention, now_ms)
         except EXPECTED_ERRORS as exc:
             log.warning("history: maintenance of %s failed: %s", self.path, describe_error(exc))
         except Exception:

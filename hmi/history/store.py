@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hmi.history.rollup import HOUR_MS, ROLLUP_DDL, floor_to, get_mark, roll_up, set_mark
+from hmi.history.transaction import transaction
 
 __all__ = ["RAW_SCHEMA", "HistoryStore"]
 
@@ -64,10 +65,18 @@ class HistoryStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._conn = duckdb.connect(str(self.path))
         self._lock = threading.Lock()  # serialises writes and the tag-id registry
-        self._conn.execute("SET enable_progress_bar = false")  # long rollups: no stderr bar
         self._maintenance = threading.Lock()  # compaction and retention, one at a time
+        self._conn = duckdb.connect(str(self.path))
+        try:
+            self._prepare()
+        except BaseException:
+            self._conn.close()  # release the file lock now, not at garbage collection
+            raise
+
+    def _prepare(self) -> None:
+        """Create or upgrade the tables and load the marks and tag ids."""
+        self._conn.execute("SET enable_progress_bar = false")  # long rollups: no stderr bar
         _upgrade_single_raw_table(self._conn)
         for sql in (*_DDL, *ROLLUP_DDL):
             self._conn.execute(sql)
@@ -98,13 +107,8 @@ class HistoryStore:
             if new:
                 first = max(self._ids.values(), default=0) + 1
                 rows = [(first + i, name) for i, name in enumerate(new)]
-                self._conn.begin()
-                try:
+                with transaction(self._conn):
                     self._conn.executemany("INSERT INTO tags VALUES (?, ?)", rows)
-                    self._conn.commit()
-                except BaseException:
-                    self._conn.rollback()
-                    raise
                 self._ids.update((name, tag_id) for tag_id, name in rows)
             return {name: self._ids[name] for name in wanted}
 
@@ -138,15 +142,10 @@ class HistoryStore:
             dirty = self._late_from(table)
             self._conn.register(view, table)
             try:
-                self._conn.begin()
-                try:
+                with transaction(self._conn):
                     self._conn.execute(f"INSERT INTO raw_live SELECT * FROM {view}")
                     if dirty is not None:
                         set_mark(self._conn, "dirty_from", dirty)
-                    self._conn.commit()
-                except BaseException:
-                    self._conn.rollback()
-                    raise
             finally:
                 self._conn.unregister(view)
             if dirty is not None:
@@ -204,16 +203,11 @@ class HistoryStore:
             if self._raw_floor is not None and cut <= self._raw_floor:
                 return 0
             deleted = 0
-            self._conn.begin()
-            try:
+            with transaction(self._conn):
                 for table in ("raw_archive", "raw_live"):
                     found = self._conn.execute(f"DELETE FROM {table} WHERE ts < ?", [cut])
                     deleted += int(found.fetchall()[0][0])
                 set_mark(self._conn, "raw_floor", cut)
-                self._conn.commit()
-            except BaseException:
-                self._conn.rollback()
-                raise
             self._raw_floor = cut
             return deleted
 
@@ -236,8 +230,7 @@ class HistoryStore:
                 ).fetchall()
                 if not counts:
                     return 0
-                cur.begin()
-                try:
+                with transaction(cur):
                     for lo, hi in _passes(counts, COMPACT_PASS_ROWS):
                         cur.execute(
                             "INSERT INTO raw_archive SELECT * FROM raw_live WHERE ts < $cut"
@@ -245,10 +238,6 @@ class HistoryStore:
                             {"cut": cut, "lo": lo, "hi": hi},
                         ).fetchall()
                     moved = cur.execute("DELETE FROM raw_live WHERE ts < ?", [cut]).fetchall()
-                    cur.commit()
-                except BaseException:
-                    cur.rollback()
-                    raise
             finally:
                 cur.close()
             return int(moved[0][0])

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from drivers.base import Quality, Reason
+from hmi.history import HistoryReader
 from hmi.history.policy import RecordingPolicy
+from hmi.history.service import HistoryService
+from hmi.history_config import HistorySettings
 from hmi.tags import DataType, TagDef, Value
 
 
@@ -78,3 +84,25 @@ def test_text_tags_and_tags_without_history_are_not_recorded() -> None:
     out += p.admit([("B", _v(True, 1)), ("Other", _v(1.0, 1))], now=1)
     assert _recorded(out) == [("B", False, 0), ("B", True, 1)]
     assert "B" in p and "S" not in p and "N" not in p
+
+
+def test_the_service_records_through_the_policy_with_heartbeats(tmp_path: Path) -> None:
+    tags = {"T": TagDef("T", history_deadband=1.0, history_max_interval=60)}
+    service = HistoryService(tmp_path / "h.duckdb", tags, HistorySettings(max_interval=600))
+    service.start()
+    try:
+        t0 = time.time()
+        service.on_changes([("T", _v(5.0, t0))])
+        service.on_changes([("T", _v(5.5, t0 + 1))])  # within the deadband
+        service.on_changes([("T", _v(7.0, t0 + 2))])
+        service.record_due(t0 + 1000)  # a heartbeat: nothing recorded for 60 s
+        writer = service.writer
+        assert writer is not None
+        writer.flush()
+        assert writer.written == 3
+        store = service.store
+        assert store is not None
+        rows = HistoryReader(store).raw("T", t0 - 1, t0 + 2000)
+    finally:
+        service.stop()
+    assert [(round(ts - t0, 3), v) for ts, v, _ in rows] == [(0, 5.0), (2, 7.0), (1000, 7.0)]
