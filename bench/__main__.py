@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 
-from bench import history, history_report, modbus_path, mqtt, opcua, publish
+from bench import history, history_ingest, history_report, modbus_path, mqtt, opcua, publish
 
 BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "coalescing": ("Modbus request coalescing", modbus_path.coalescing),
@@ -15,6 +17,10 @@ BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "mqtt": ("MQTT tag values into the driver: single vs batched messages", mqtt.throughput),
     "publish": ("Publisher: values out, store-and-forward replay", publish.throughput),
     "history-ingest": ("Historian: queue -> DuckDB ingest", history.ingest),
+    "history-sustained": (
+        "Historian: sustained ingest next to a scanning runtime",
+        history_ingest.sustained,
+    ),
     "history-storage": ("Historian: bytes per value, live and compacted", history.storage),
     "history-trend": ("Historian: trend queries, 8 pens x a year of 1 s data", history.trend),
     "history-report": (
@@ -27,6 +33,8 @@ BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
 def main(argv: list[str]) -> int:
     """Run the named benchmarks (all by default) in turn."""
     logging.basicConfig(level=logging.WARNING)
+    # stations started by benchmarks keep their history and spool files out of the user's folder
+    os.environ["CONDUIT_HOME"] = tempfile.mkdtemp(prefix="conduit-bench-home-")
     names = argv or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:

@@ -107,8 +107,18 @@ class HistoryStore:
             if new:
                 first = max(self._ids.values(), default=0) + 1
                 rows = [(first + i, name) for i, name in enumerate(new)]
-                with transaction(self._conn):
-                    self._conn.executemany("INSERT INTO tags VALUES (?, ?)", rows)
+                table = pa.table(  # one insert: executemany costs ~1 ms per row
+                    {
+                        "tag_id": pa.array([r[0] for r in rows], pa.uint32()),
+                        "name": pa.array([r[1] for r in rows], pa.string()),
+                    }
+                )
+                self._conn.register("_new_tags", table)
+                try:
+                    with transaction(self._conn):
+                        self._conn.execute("INSERT INTO tags SELECT * FROM _new_tags")
+                finally:
+                    self._conn.unregister("_new_tags")
                 self._ids.update((name, tag_id) for tag_id, name in rows)
             return {name: self._ids[name] for name in wanted}
 

@@ -18,23 +18,22 @@ the runtime and never writes a batch twice: DuckDB either commits a batch or lea
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
+from hmi.history.columns import ColumnQueue, Columns
 from hmi.history.store import HistoryStore
 from hmi.tags import DataType, TagDef, Value
 
 __all__ = ["HistoryWriter", "describe_error"]
 
 log = logging.getLogger("hmi.history")
-
-Row = tuple[str, int, float, int]  # tag name, epoch ms, value (NaN = none), quality
 
 # Errors a full disk, a read-only or missing folder or a locked file produce: logged in one
 # line. Anything else is a bug and is logged (once) with its traceback.
@@ -72,7 +71,7 @@ class HistoryWriter:
         self.retry_delay = retry_delay
         self.retry_max = retry_max
         self.reopen_period = reopen_period
-        self._queue: deque[Row] = deque(maxlen=max_rows)
+        self._queue = ColumnQueue(max_rows)
         self._in_flight = 0  # rows taken from the queue by the append under way
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -93,27 +92,25 @@ class HistoryWriter:
 
     def on_changes(self, batch: list[tuple[str, Value]]) -> None:
         """Queue the history tags of a change batch; never blocks on I/O (Runtime subscriber)."""
-        rows: list[Row] = []
-        wanted = self._wanted
+        cols = Columns()
+        names, ts, values, qualities = cols.names, cols.ts, cols.values, cols.qualities
+        wanted, nan = self._wanted, math.nan
         for name, v in batch:
             if name not in wanted:
                 continue
             raw = v.value
             if raw is None:
-                number = float("nan")
-            elif isinstance(raw, bool | int | float):
-                number = float(raw)
-            else:
+                raw = nan
+            elif not isinstance(raw, bool | int | float):
                 continue
-            ts = v.source_ts if v.source_ts is not None else v.recv_ts
-            rows.append((name, round(ts * 1000), number, int(v.quality)))
-        if not rows:
+            names.append(name)
+            ts.append(v.recv_ts if v.source_ts is None else v.source_ts)
+            values.append(raw)
+            qualities.append(v.quality)
+        if not names:
             return
         with self._lock:
-            overflow = len(self._queue) + len(rows) - self.max_rows
-            if overflow > 0:
-                self.dropped += overflow
-            self._queue.extend(rows)  # a full deque drops its oldest rows
+            self.dropped += self._queue.put(cols)
             waiting = len(self._queue)
         if waiting >= self.flush_rows:
             self._wake.set()
@@ -151,10 +148,10 @@ class HistoryWriter:
         if store is None:
             return 0
         with self._lock:
-            if not self._queue:
+            if not len(self._queue):
                 return 0
-            rows, self._queue = self._queue, deque(maxlen=self.max_rows)
-            self._in_flight = len(rows)
+            rows = self._queue.take()
+            self._in_flight = sum(len(c) for c in rows)
         try:
             n = self._append(store, rows)
         except Exception as exc:
@@ -170,26 +167,21 @@ class HistoryWriter:
         self._works(n)
         return n
 
-    def _append(self, store: HistoryStore, rows: deque[Row]) -> int:
-        names = [r[0] for r in rows]
+    def _append(self, store: HistoryStore, chunks: list[Columns]) -> int:
+        names = [name for c in chunks for name in c.names]
         ids = store.tag_ids(set(names))
+        ts = np.fromiter((t for c in chunks for t in c.ts), np.float64, len(names))
         return store.append_arrays(
-            np.fromiter((r[1] for r in rows), np.int64, len(rows)),
-            np.fromiter((ids[name] for name in names), np.uint32, len(rows)),
-            np.fromiter((r[2] for r in rows), np.float64, len(rows)),
-            np.fromiter((r[3] for r in rows), np.uint8, len(rows)),
+            np.round(ts * 1000).astype(np.int64),
+            np.fromiter(map(ids.__getitem__, names), np.uint32, len(names)),
+            np.fromiter((x for c in chunks for x in c.values), np.float64, len(names)),
+            np.fromiter((q for c in chunks for q in c.qualities), np.uint8, len(names)),
         )
 
-    def _requeue(self, rows: deque[Row]) -> None:
-        """Put a failed batch back before the rows queued since, dropping its oldest if full."""
+    def _requeue(self, chunks: list[Columns]) -> None:
+        """Put a failed batch back before the rows queued since, dropping the oldest if full."""
         with self._lock:
-            overflow = len(rows) + len(self._queue) - self.max_rows
-            if overflow > 0:
-                self.dropped += overflow
-                for _ in range(overflow):
-                    rows.popleft()
-            rows.extend(self._queue)
-            self._queue = rows
+            self.dropped += self._queue.put_back(chunks)
             self._in_flight = 0
 
     def _open(self) -> HistoryStore | None:
