@@ -10,7 +10,8 @@ When buckets are at least a minute wide and rollups exist, `trend` reads `rollup
 cover and raw rows for the rest. Its buckets are then aligned to the rollup grid (the width a
 multiple of the rollup step, the first bucket clipped at `start`), so each rollup bucket falls
 in exactly one trend bucket and min/max/first/last are those of the raw values, avg is
-sum/count.
+sum/count. Below the retention floor, where raw rows and 1-minute rollups are gone, buckets
+are whole hours from `rollup_1h` however many were asked for.
 """
 
 from __future__ import annotations
@@ -130,8 +131,10 @@ class HistoryReader:
             return out
         width = max(1, math.ceil((end_ms - start_ms) / buckets))
         covered = self.store.rollup_until() if use_rollups else None
-        if covered is not None and width >= MINUTE_MS:
-            step = HOUR_MS if width >= HOUR_MS else MINUTE_MS
+        floor = self.store.raw_floor()
+        gone = floor is not None and start_ms < floor  # raw and 1 min rollups deleted there
+        if covered is not None and (width >= MINUTE_MS or gone):
+            step = HOUR_MS if width >= HOUR_MS or gone else MINUTE_MS
             cov_lo = -(-start_ms // step) * step
             cov_hi = min(floor_to(end_ms, step), covered)
             if cov_hi > cov_lo:

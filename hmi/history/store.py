@@ -52,6 +52,7 @@ COMPACT_PASS_ROWS = 20_000_000  # rows sorted at once by `compact` (bounds its m
 _RAW_COLUMNS = (
     "ts BIGINT NOT NULL, tag_id UINTEGER NOT NULL, value DOUBLE, quality UTINYINT NOT NULL"
 )
+MINUTE_TABLES = ("rollup_1m", "rollup_1m_hold")  # deleted with the raw rows they summarise
 _DDL = (
     "CREATE TABLE IF NOT EXISTS tags (tag_id UINTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE)",
     f"CREATE TABLE IF NOT EXISTS raw_live ({_RAW_COLUMNS})",
@@ -200,10 +201,12 @@ class HistoryStore:
         return covered if self._raw_floor is None else max(covered, self._raw_floor)
 
     def retain(self, raw_max_age_s: float, now_ms: int) -> int:
-        """Delete raw rows older than `raw_max_age_s` that both rollups cover; rows deleted.
+        """Delete raw rows older than `raw_max_age_s` that both rollups cover; raw rows deleted.
 
         Rows at or above the rollup watermark, and rows in hours with late data not yet
-        re-rolled, are kept. The cut is hour aligned.
+        re-rolled, are kept. The cut is hour aligned. The 1-minute rollups below the cut go
+        too (per raw value they would cost about as much as the raw data at 1 s and more at
+        slower rates); the 1-hour rollups are kept for good.
         """
         with self._maintenance, self._lock:
             covered = self._covered()
@@ -217,9 +220,15 @@ class HistoryStore:
                 for table in ("raw_archive", "raw_live"):
                     found = self._conn.execute(f"DELETE FROM {table} WHERE ts < ?", [cut])
                     deleted += int(found.fetchall()[0][0])
+                for table in MINUTE_TABLES:
+                    self._conn.execute(f"DELETE FROM {table} WHERE ts < ?", [cut]).fetchall()
                 set_mark(self._conn, "raw_floor", cut)
             self._raw_floor = cut
             return deleted
+
+    def raw_floor(self) -> int | None:
+        """Epoch ms below which raw rows and 1-minute rollups were deleted, or None."""
+        return self._raw_floor
 
     def compact(self, now_ms: int) -> int:
         """Move live rows of the UTC days before `now_ms` into the archive, sorted; rows moved.

@@ -211,3 +211,33 @@ def test_retention_deletes_only_rolled_up_rows(store: HistoryStore) -> None:
         np.testing.assert_array_equal(after[tag].first, before[tag].first)
     np.testing.assert_array_equal(after["T1"].max, before["T1"].max)
     assert after["T2"].max[4] == max(before["T2"].max[4], 42.0)
+
+
+def test_retention_drops_minute_rollups_and_old_trends_fall_back_to_hours(
+    store: HistoryStore,
+) -> None:
+    s = _series(2, hours=10.0, step_ms=5_000)
+    _append(store, s)
+    store.rollup(START + 10 * HOUR_MS)
+    store.compact(START + 20 * 24 * HOUR_MS)  # into the archive, as the service does daily
+    r = HistoryReader(store)
+    hourly = r.trend(["T1"], START / 1000, (START + 4 * HOUR_MS) / 1000, 4)["T1"]
+    store.retain(3600, START + 7 * HOUR_MS)  # raw and minute rollups before 6 h go
+    assert store.raw_floor() == START + 6 * HOUR_MS
+    cur = store.cursor()
+    try:
+        oldest = {
+            table: cur.execute(f"SELECT min(ts) FROM {table}").fetchone()[0]
+            for table in ("raw", "rollup_1m", "rollup_1m_hold", "rollup_1h")
+        }
+    finally:
+        cur.close()
+    assert oldest["raw"] >= START + 6 * HOUR_MS
+    assert oldest["rollup_1m"] >= START + 6 * HOUR_MS
+    assert oldest["rollup_1m_hold"] >= START + 6 * HOUR_MS
+    assert oldest["rollup_1h"] == START  # hourly rollups stay
+    # 100 buckets of 2.4 min over the first 4 hours: served as hours from rollup_1h
+    old = r.trend(["T1"], START / 1000, (START + 4 * HOUR_MS) / 1000, 100)["T1"]
+    np.testing.assert_array_equal(old.bucket_start, hourly.bucket_start)
+    np.testing.assert_array_equal(old.max, hourly.max)
+    np.testing.assert_array_equal(old.min, hourly.min)
