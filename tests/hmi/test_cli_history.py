@@ -24,15 +24,17 @@ def _history_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_history_from_the_running_station_and_from_the_file_agree(
-    tmp_path: Path,
-    plc: ModbusTestServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def folder(tmp_path: Path, plc: ModbusTestServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project polling the test PLC, with its data folder in tmp_path/home."""
     monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
     (tmp_path / "p").mkdir()
-    folder = write_project(tmp_path / "p", plc.port)
+    return write_project(tmp_path / "p", plc.port)
+
+
+def test_history_from_the_running_station_and_from_the_file_agree(
+    tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     start = time.time() - 1
     with Station(load_project(folder)) as station:
         writer = station.history.writer
@@ -55,19 +57,13 @@ def test_history_from_the_running_station_and_from_the_file_agree(
 
 
 def test_history_mistakes_are_one_line_messages(
-    tmp_path: Path,
-    plc: ModbusTestServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
-    (tmp_path / "p").mkdir()
-    folder = str(write_project(tmp_path / "p", plc.port))
-    assert cli.main(["history", folder, "S.TT1"]) == 2
+    assert cli.main(["history", str(folder), "S.TT1"]) == 2
     assert "no history recorded yet for 'Runtime test'" in capsys.readouterr().err
-    assert cli.main(["history", folder, "S.TT1", "--from", "yesterday"]) == 2
+    assert cli.main(["history", str(folder), "S.TT1", "--from", "yesterday"]) == 2
     assert "bad time 'yesterday'" in capsys.readouterr().err
-    assert cli.main(["history", folder, "S.TT1", "--from", "now", "--to=-1h"]) == 2
+    assert cli.main(["history", str(folder), "S.TT1", "--from", "now", "--to=-1h"]) == 2
     assert "--to must be after --from" in capsys.readouterr().err
 
 
