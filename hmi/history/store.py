@@ -48,6 +48,8 @@ RAW_SCHEMA = pa.schema(
 
 DAY_MS = 86_400_000
 COMPACT_PASS_ROWS = 20_000_000  # rows sorted at once by `compact` (bounds its memory)
+ROLLUP_CHUNK_HOURS = 6  # hours rolled up per step while appends wait
+_CHUNK = ROLLUP_CHUNK_HOURS * HOUR_MS
 
 _RAW_COLUMNS = (
     "ts BIGINT NOT NULL, tag_id UINTEGER NOT NULL, value DOUBLE, quality UTINYINT NOT NULL"
@@ -178,14 +180,26 @@ class HistoryStore:
         """Update the 1 min and 1 h rollups for every whole hour below `until_ms`.
 
         Idempotent and incremental: only hours past the watermark, or touched by late rows
-        since the last call, are recomputed. Appends wait while it runs. Returns the
-        recomputed range (epoch ms) or None.
+        since the last call, are recomputed. A long way behind (a first rollup of an old
+        file, a rebuild) it advances ROLLUP_CHUNK_HOURS at a time, letting the appends that
+        wait for each step through in between. Returns the recomputed range (epoch ms) or None.
         """
-        with self._lock:
-            done = roll_up(self._conn, until_ms)
-            self._rolled_until = get_mark(self._conn, "rollup_until")
-            self._dirty_from = get_mark(self._conn, "dirty_from")
-            return done
+        target = floor_to(until_ms, HOUR_MS)
+        done: tuple[int, int] | None = None
+        while True:
+            with self._lock:
+                start = self._rolled_until
+                if start is None:
+                    found = self._conn.execute("SELECT min(ts) FROM raw").fetchone()
+                    start = None if found is None or found[0] is None else int(found[0])
+                step = target if start is None else min(target, floor_to(start, HOUR_MS) + _CHUNK)
+                part = roll_up(self._conn, step)
+                self._rolled_until = get_mark(self._conn, "rollup_until")
+                self._dirty_from = get_mark(self._conn, "dirty_from")
+            if part is not None:
+                done = part if done is None else (min(done[0], part[0]), max(done[1], part[1]))
+            if part is None or step >= target:
+                return done
 
     def rollup_until(self) -> int | None:
         """Epoch ms below which both rollups are complete (hour aligned), or None."""
