@@ -1,7 +1,8 @@
-"""`conduit history`: tag history from the command line, from a running station or the file.
+"""`conduit history`, `export`, `backup`, `restore`: a station's stored data from the shell.
 
-When the project's station runs on this machine the question goes to it (it holds the history
-file); otherwise the file is opened here. Both give the same answer.
+When the project's station runs on this machine the request goes to it (it holds the history
+file); otherwise the file is opened here. Both give the same answer. `restore` runs only while
+the station is stopped.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ import math
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from drivers.base import parse_duration
 from hmi.control import ControlError, NotRunning, request
 from hmi.history.answers import ANSWERS
+from hmi.history.backup import BackupError, backup_station, backup_summary
+from hmi.history.restore import restore_station
 from hmi.history.service import history_path
 from hmi.history.store import HistoryStore
 from hmi.project import load_project
-from hmi.resources import data_home
+from hmi.publish_config import spool_path
+from hmi.resources import data_home, slug
 
 __all__ = ["add_history_commands", "ask_history", "parse_when"]
 
@@ -131,8 +135,88 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write tags' history (raw, or --buckets) to a parquet, csv or xlsx file."""
+    start, end = _span(args)
+    out = args.out or Path(f"{'-'.join(args.tags)[:60]}.{args.format}".replace("/", "_"))
+    request_args: dict[str, Any] = {
+        "tags": args.tags,
+        "start": start,
+        "end": end,
+        "dest": str(Path(out).resolve()),
+        "format": args.format,
+    }
+    if args.buckets:
+        request_args["buckets"] = args.buckets
+    result = ask_history(args.project, "history.export", request_args)
+    print(f"{result['rows']:,} rows written to {result['dest']}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up history, SQLite files and the project, from the running station or the files."""
+    project = load_project(args.project)
+    data_dir = data_home()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    dest = Path(args.to or data_dir / "backups" / f"{slug(project.name)}-{stamp}").resolve()
+    try:
+        summary = request(data_dir, project.name, "station.backup", {"dest": str(dest)})
+    except ControlError as exc:
+        raise CliError(str(exc)) from None
+    except NotRunning:
+        spools = (
+            []
+            if project.publish is None
+            else [spool_path(data_dir, project.name, project.publish.device)]
+        )
+        try:
+            manifest = backup_station(
+                dest,
+                data_dir,
+                project.name,
+                sqlite_files=[p for p in spools if p.exists()],
+                project_dir=project.root,
+            )
+        except BackupError as exc:
+            raise CliError(str(exc)) from None
+        summary = backup_summary(dest, manifest)
+    print(
+        f"backup of {project.name!r} in {summary['dest']}: {summary['files']} files, "
+        f"{summary['bytes'] / 1e6:.1f} MB, {summary['history_rows']:,} history samples"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in place of the project's data (the station must be stopped)."""
+    project = load_project(args.project)
+    data_dir = data_home()
+    try:
+        status = request(data_dir, project.name, "station.status")
+    except (NotRunning, ControlError):
+        pass
+    else:
+        raise CliError(
+            f"the station of {project.name!r} is running (process {status['pid']}): stop it first"
+        )
+    try:
+        result = restore_station(
+            args.backup,
+            data_dir,
+            project.name,
+            project_dir=project.root if args.project_files else None,
+        )
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    for path in result.restored:
+        print(f"restored {path}")
+    for path in result.moved_aside:
+        print(f"kept the previous file as {path}")
+    return 0
+
+
 def add_history_commands(sub: Any) -> None:
-    """Add `history` to the `conduit` sub-command parser."""
+    """Add `history`, `export`, `backup` and `restore` to the `conduit` sub-command parser."""
     p = sub.add_parser("history", help="print tag history (raw samples or min/max buckets)")
     p.add_argument("project", type=Path)
     p.add_argument("tags", nargs="+", metavar="TAG")
@@ -141,6 +225,26 @@ def add_history_commands(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=100_000, help="raw samples per tag, at most")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_guarded(cmd_history))
+
+    p = sub.add_parser("export", help="write tag history to a parquet, csv or xlsx file")
+    p.add_argument("project", type=Path)
+    p.add_argument("--tags", nargs="+", required=True, metavar="TAG")
+    _when_args(p)
+    p.add_argument("--format", choices=("parquet", "csv", "xlsx"), default="csv")
+    p.add_argument("--out", type=Path, help="file to write (default: TAGS.FORMAT here)")
+    p.add_argument("--buckets", type=int, help="min/max/avg in at most N buckets per tag")
+    p.set_defaults(func=_guarded(cmd_export))
+
+    p = sub.add_parser("backup", help="back up history, buffers and the project (also running)")
+    p.add_argument("project", type=Path)
+    p.add_argument("--to", type=Path, help="new folder (default: DATA/backups/PROJECT-TIME)")
+    p.set_defaults(func=_guarded(cmd_backup))
+
+    p = sub.add_parser("restore", help="put a backup back (stop the station first)")
+    p.add_argument("project", type=Path)
+    p.add_argument("backup", type=Path, help="a folder written by `conduit backup`")
+    p.add_argument("--project-files", action="store_true", help="restore the project folder too")
+    p.set_defaults(func=_guarded(cmd_restore))
 
 
 Command = Callable[[argparse.Namespace], int]

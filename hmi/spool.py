@@ -289,6 +289,15 @@ class Spool:
             list(values.items()),
         )
 
+    def backup_into(self, target: sqlite3.Connection) -> None:
+        """Copy the buffer into `target` (SQLite online backup) while it stays in use.
+
+        Only this connection can read the file (it is held exclusively), so backups of a
+        running station go through here.
+        """
+        with self._db_lock:
+            self._live().backup(target)
+
     def _live(self) -> sqlite3.Connection:
         if self._closed:
             raise SpoolError(f"publish buffer {self.path} is closed")

@@ -8,6 +8,7 @@ connected here, so no other module has to know about the others.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from drivers.base import DeviceConfig
 from hmi.control import ControlServer, Handler
 from hmi.history.answers import ANSWERS
+from hmi.history.backup import backup_station, backup_summary
 from hmi.history.service import HistoryService, history_path, history_tag_defs
 from hmi.history.store import HistoryStore
 from hmi.project import Project, load_project
@@ -92,7 +94,30 @@ class Station:
 
             return handle
 
-        return {op: on_history(answer) for op, answer in ANSWERS.items()}
+        handlers = {op: on_history(answer) for op, answer in ANSWERS.items()}
+        handlers["station.backup"] = self._backup
+        handlers["station.status"] = lambda args: {
+            "project": self.project.name,
+            "pid": os.getpid(),
+            "history_online": self.history.store is not None,
+        }
+        return handlers
+
+    def _backup(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Control request: back up history, the publisher's buffer and the project to `dest`."""
+        dest = Path(str(args.get("dest", "")))
+        if not dest.is_absolute():
+            raise ValueError("dest: expected an absolute folder path")
+        spool = self.publisher.spool if self.publisher is not None else None
+        manifest = backup_station(
+            dest,
+            self.data_dir,
+            self.project.name,
+            store=self.history.store,
+            sqlite_files=[] if spool is None else [spool],
+            project_dir=self.project.root,
+        )
+        return backup_summary(dest, manifest)
 
     @classmethod
     def open(cls, path: str | Path, *, simulate: bool = False, sim_speed: float = 1.0) -> Station:

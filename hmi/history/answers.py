@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hmi.history.export import export_history
 from hmi.history.query import HistoryReader
 from hmi.history.store import HistoryStore
 
-__all__ = ["ANSWERS", "raw_answer", "trend_answer"]
+__all__ = ["ANSWERS", "export_answer", "raw_answer", "trend_answer"]
 
 TREND_FIELDS = ("bucket_start", "min", "max", "first", "last", "avg")
 
@@ -67,7 +69,27 @@ def raw_answer(store: HistoryStore, args: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def export_answer(store: HistoryStore, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Write tags' history to the file `dest` (parquet, csv or xlsx): {rows, dest}."""
+    start, end = _span(args)
+    dest = Path(str(args.get("dest", "")))
+    if not dest.is_absolute():
+        raise ValueError("dest: expected an absolute file path")
+    buckets = args.get("buckets")
+    rows = export_history(
+        store,
+        _tags(args),
+        start,
+        end,
+        dest,
+        fmt=args.get("format"),
+        buckets=None if buckets is None else int(buckets),
+    )
+    return {"rows": rows, "dest": str(dest)}
+
+
 ANSWERS: dict[str, Callable[[HistoryStore, Mapping[str, Any]], Any]] = {
     "history.trend": trend_answer,
     "history.raw": raw_answer,
+    "history.export": export_answer,
 }

@@ -41,6 +41,7 @@ __all__ = [
     "SqliteSource",
     "TableSummary",
     "backup_station",
+    "backup_summary",
 ]
 
 FORMAT_VERSION = 1
@@ -420,3 +421,14 @@ def _ident(name: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def backup_summary(dest: Path, manifest: Manifest) -> dict[str, Any]:
+    """What a person wants to know of a finished backup, JSON-ready."""
+    return {
+        "dest": str(dest),
+        "files": len(manifest.files),
+        "bytes": sum(f.size for f in manifest.files),
+        "history_rows": manifest.history_rows,
+        "project_included": manifest.project_included,
+    }

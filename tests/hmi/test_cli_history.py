@@ -78,3 +78,65 @@ def test_parse_when() -> None:
     assert parse_when("2026-11-22T06:00+08:00", now) == 1_795_298_400.0
     with pytest.raises(CliError):
         parse_when("-8 hours", now)
+
+
+def test_backup_of_a_running_station_restores_into_a_fresh_data_folder(
+    tmp_path: Path,
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    start = time.time() - 1
+    backup = tmp_path / "backup"
+    with Station(load_project(folder)) as station:
+        writer = station.history.writer
+        assert writer is not None
+        wait_until(lambda: writer.written >= 10, 10, "history rows written")
+        cut = time.time() - 0.5  # rows stamped before this were queued before the flush
+        writer.flush()
+        capsys.readouterr()
+        assert cli.main(["backup", str(folder), "--to", str(backup)]) == 0
+        assert f"in {backup}" in capsys.readouterr().out
+        span = ("--from", str(start), "--to", str(time.time()))
+        assert cli.main(["restore", str(folder), str(backup)]) == 2
+        assert "is running" in capsys.readouterr().err
+        at_backup = _history_json(capsys, str(folder), "S.TT1", *span)
+    assert (backup / "manifest.json").is_file()
+    assert (backup / "project" / "tags.toml").is_file()
+    # a new machine: an empty data folder, the backup restored, the same history there
+    monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "fresh"))
+    assert cli.main(["restore", str(folder), str(backup)]) == 0
+    assert "restored" in capsys.readouterr().out
+    restored = _history_json(capsys, str(folder), "S.TT1", *span)
+    backed_up = [row for row in at_backup["S.TT1"] if row[0] < cut]
+    assert backed_up, "samples recorded before the backup"
+    assert [row for row in restored["S.TT1"] if row[0] < cut] == backed_up
+
+
+def test_export_from_the_running_station_and_from_the_file(
+    tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    import pyarrow.parquet as pq
+
+    start = time.time() - 1
+    with Station(load_project(folder)) as station:
+        writer = station.history.writer
+        assert writer is not None
+        wait_until(lambda: writer.written >= 4, 10, "history rows written")
+        writer.flush()
+        end = time.time()
+        span = ("--from", str(start), "--to", str(end))
+        live_csv = tmp_path / "live.csv"
+        argv = ["export", str(folder), "--tags", "S.TT1", "S.TT2", *span]
+        assert cli.main([*argv, "--format", "csv", "--out", str(live_csv)]) == 0
+    with live_csv.open(newline="", encoding="utf-8") as f:
+        live_rows = list(csv.DictReader(f))
+    assert live_rows and {r["tag"] for r in live_rows} <= {"S.TT1", "S.TT2"}
+    offline = tmp_path / "offline.parquet"
+    assert cli.main([*argv, "--format", "parquet", "--out", str(offline)]) == 0
+    table = pq.read_table(offline)
+    assert table.num_rows == len(live_rows)
+    assert table.column("tag").to_pylist() == [r["tag"] for r in live_rows]
+    assert f"{len(live_rows):,} rows written" in capsys.readouterr().out

@@ -218,3 +218,28 @@ def test_a_process_killed_mid_append_leaves_every_committed_batch(tmp_path: Path
         assert spool.last_seq == rows
     finally:
         spool.close()
+
+
+def test_an_open_spool_is_copied_by_its_owner_for_a_backup(spool: Spool, tmp_path: Path) -> None:
+    import sqlite3
+
+    spool.append(messages(spool, 7))
+    with pytest.raises(sqlite3.OperationalError):  # held exclusively: nobody else reads it
+        other = sqlite3.connect(spool.path, timeout=0.1)
+        try:
+            other.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        finally:
+            other.close()
+    copy = sqlite3.connect(tmp_path / "copy.sqlite")
+    try:
+        spool.backup_into(copy)
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        tables = {r[0] for r in copy.execute("SELECT name FROM sqlite_master")}
+    finally:
+        copy.close()
+    reopened = Spool(tmp_path / "copy.sqlite", 1_000_000)
+    try:
+        assert [m.seq for m in reopened.peek(10)] == [1, 2, 3, 4, 5, 6, 7]
+    finally:
+        reopened.close()
+    assert tables
