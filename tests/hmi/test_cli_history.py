@@ -11,6 +11,7 @@ import pytest
 from hmi import cli
 from hmi.cli_history import CliError, parse_when
 from hmi.control import endpoint_path
+from hmi.history.writer import HistoryWriter
 from hmi.project import load_project
 from hmi.station import Station
 from tests.conftest import wait_until
@@ -32,15 +33,21 @@ def folder(tmp_path: Path, plc: ModbusTestServer, monkeypatch: pytest.MonkeyPatc
     return write_project(tmp_path / "p", plc.port)
 
 
+def _recorded(station: Station, rows: int = 4) -> HistoryWriter:
+    """The station's history writer once `rows` values were written, its queue flushed."""
+    writer = station.history.writer
+    assert writer is not None
+    wait_until(lambda: writer.written >= rows, 10, "history rows written")
+    writer.flush()
+    return writer
+
+
 def test_history_from_the_running_station_and_from_the_file_agree(
     tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     start = time.time() - 1
     with Station(load_project(folder)) as station:
-        writer = station.history.writer
-        assert writer is not None
-        wait_until(lambda: writer.written >= 4, 10, "history rows written")
-        writer.flush()
+        _recorded(station)
         assert endpoint_path(tmp_path / "home", "Runtime test").exists()
         end = time.time() + 1
         span = ("--from", str(start), "--to", str(end))
@@ -89,10 +96,8 @@ def test_backup_of_a_running_station_restores_into_a_fresh_data_folder(
     start = time.time() - 1
     backup = tmp_path / "backup"
     with Station(load_project(folder)) as station:
-        writer = station.history.writer
-        assert writer is not None
-        wait_until(lambda: writer.written >= 10, 10, "history rows written")
-        cut = time.time() - 0.5  # rows stamped before this were queued before the flush
+        writer = _recorded(station, rows=10)
+        cut = time.time() - 0.5  # rows stamped before this were written by the flush
         writer.flush()
         capsys.readouterr()
         assert cli.main(["backup", str(folder), "--to", str(backup)]) == 0
@@ -122,10 +127,7 @@ def test_export_from_the_running_station_and_from_the_file(
 
     start = time.time() - 1
     with Station(load_project(folder)) as station:
-        writer = station.history.writer
-        assert writer is not None
-        wait_until(lambda: writer.written >= 4, 10, "history rows written")
-        writer.flush()
+        _recorded(station)
         end = time.time()
         span = ("--from", str(start), "--to", str(end))
         live_csv = tmp_path / "live.csv"

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pytest
@@ -28,7 +29,26 @@ DAY_MS = 86_400_000
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Appender:
+class Background:
+    """A writing thread for `with`: started on entry; stopped, joined and checked on exit."""
+
+    error: BaseException | None = None
+    _stop: threading.Event
+    _thread: threading.Thread
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        assert not self._thread.is_alive()
+        if self.error is not None:
+            raise self.error
+
+
+class Appender(Background):
     """A thread appending numbered batches of BATCH rows through a HistoryStore until stopped."""
 
     def __init__(self, store: HistoryStore) -> None:
@@ -54,19 +74,8 @@ class Appender:
         except BaseException as exc:  # reported by stop()
             self.error = exc
 
-    def __enter__(self) -> Appender:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        assert not self._thread.is_alive()
-        if self.error is not None:
-            raise self.error
-
-
-class SqliteWriter:
+class SqliteWriter(Background):
     """A thread writing numbered transactions of SQL_BATCH rows into a WAL-mode SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -98,17 +107,6 @@ class SqliteWriter:
             self.error = exc
         finally:
             db.close()
-
-    def __enter__(self) -> SqliteWriter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        assert not self._thread.is_alive()
-        if self.error is not None:
-            raise self.error
 
 
 def seed(store: HistoryStore, rows: int) -> None:
