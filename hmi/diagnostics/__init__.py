@@ -1,0 +1,1 @@
+"""Fault early-warning from tag values: frozen and spiking sensors, leaks by mass balance."""
