@@ -291,6 +291,8 @@ class Plant(SteppedModel):
         curve.dp_setpoint = src.dp_setpoint
         hyd.solve(curve, src.p_static, conductance, leaks)
         src.flow = total = hyd.total
+        beyond_a = net.segments.get("N2")
+        src.flow_node_a = beyond_a.flow_supply if beyond_a is not None else 0.0
         dp = src.dp = hyd.dp_root
         src.pump_speed = curve.speed(dp, total)
         src.p_return = src.p_static

@@ -136,6 +136,8 @@ _SOURCE_POINTS: tuple[_Spec, ...] = (
     ("TY101", "ir", "setpoint_active", "Active supply temperature setpoint", "°C", "t"),
     ("ST101", "ir", "pump_speed", "Main circulation pump speed", "%", "pct"),
     ("JQ101", "ir", "energy_kwh", "Heat energy delivered (counter)", "kWh", "energy"),
+    ("FT110", "ir", "flow_node_a", "Flow into segment N2 at node A (network metering point)",
+     "kg/s", "f"),
     ("TIC101_SP", "hr", "setpoint",
      "Supply temperature fixed setpoint (weather compensation off)", "°C", "sp_hs"),
     ("PDIC101_SP", "hr", "dp_setpoint", "Plant differential pressure setpoint", "bar", "sp_dp"),

@@ -53,6 +53,7 @@ class HeatSource:
         self.p_static = config.static_pressure
         self.p_supply = self.p_return = self.dp = 0.0
         self.flow = self.makeup_flow = 0.0
+        self.flow_node_a = 0.0  # into N2, metered at node A (segment balances)
         self.power_kw = self.fire_kw = 0.0
         self.pump_speed = 0.0
         self.pump_running = True

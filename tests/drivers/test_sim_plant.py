@@ -391,3 +391,30 @@ def test_demo_project_files_parse() -> None:
     for d in DERIVED:  # derived tags only refer to tags that exist
         refs = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*", d.expr))
         assert refs <= known, d.name
+
+
+def test_the_node_a_meter_splits_the_balance_per_segment() -> None:
+    plant = Plant()
+
+    def balances() -> tuple[float, float]:
+        def flow(tag: str) -> float:
+            return float(plant.read(tag))
+
+        into_n2 = flow("HS1.FT110")
+        n1 = flow("HS1.FT101") - flow("SS1.FT201") - flow("SS2.FT201") - into_n2
+        n2 = into_n2 - flow("SS3.FT201") - flow("SS4.FT201")
+        return n1, n2
+
+    n1, n2 = balances()
+    assert abs(n1) < 0.1 and abs(n2) < 0.1
+    plant.faults.add(Leak(segment="N2", rate=3.0))
+    plant.advance(900.0)
+    n1, n2 = balances()
+    assert abs(n1) < 0.1  # the leak shows on N2 only
+    assert n2 == pytest.approx(3.0, abs=0.1)
+    plant.faults.clear()
+    plant.faults.add(Leak(segment="N1", rate=2.0))
+    plant.advance(900.0)
+    n1, n2 = balances()
+    assert n1 == pytest.approx(2.0, abs=0.1)
+    assert abs(n2) < 0.1
