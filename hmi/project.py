@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers.base import DeviceConfig
+from hmi.alarm_config import AlarmDef
 from hmi.expressions import Expression
 from hmi.history_config import HistorySettings
 from hmi.projectfiles import Problem, ProjectError, Report, did_you_mean
@@ -62,6 +63,7 @@ class Project:
     device_sources: dict[str, SourceRef] = field(default_factory=dict, repr=False)
     publish: PublishConfig | None = None  # [publish]: re-publish tags to an MQTT broker
     history: HistorySettings = field(default_factory=HistorySettings)  # [history]
+    alarms: dict[str, AlarmDef] = field(default_factory=dict)  # alarm id -> definition
     # input tag name -> calc tags to recompute when it changes, in computation order
     dependents: dict[str, list[str]] = field(init=False, repr=False, compare=False)
     _calc_order: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -154,6 +156,7 @@ def load_project(path: str | Path) -> Project:
         device_sources=loader.device_sources,
         publish=loader.publish,
         history=loader.history,
+        alarms=loader.alarms.alarms,
     )
 
 

@@ -17,16 +17,17 @@ from typing import Any
 import drivers
 from drivers.address import Address, AddressError, split
 from drivers.base import DeviceConfig, Driver
+from hmi.alarm_config import AlarmReader
 from hmi.expressions import Expression, ExpressionError, compile_expression
 from hmi.history_config import HistorySettings, read_history, read_tag_history
 from hmi.projectfiles import Fields, Report, TomlFile, did_you_mean, finite_number
-from hmi.publish_config import PublishConfig, read_publish
-from hmi.tags import TAG_NAME, DataType, SourceRef, TagDef
+from hmi.publish_config import PUBLISHER_DEVICE, PUBLISHER_FIELDS, PublishConfig, read_publish
+from hmi.tags import LINK_FIELDS, TAG_NAME, DataType, SourceRef, TagDef, link_tag_name
 
 __all__ = ["DEFAULT_SCAN", "DEVICE_KEYS", "TAG_KEYS", "Loader"]
 
 DEFAULT_SCAN: dict[str, float] = {"fast": 0.25, "normal": 1.0, "slow": 10.0}
-DEVICE_KEYS = ("driver", "host", "port", "timeout", "simulate")
+DEVICE_KEYS = ("driver", "host", "port", "timeout", "simulate", "alarms")
 TAG_KEYS = (
     "name",
     "description",
@@ -42,6 +43,7 @@ TAG_KEYS = (
     "decimals",
     "writable",
     "history",
+    "alarms",
 )
 _TYPE_NAMES = tuple(t.value for t in DataType)
 _TYPES = ", ".join(_TYPE_NAMES)
@@ -74,6 +76,7 @@ class Loader:
         self.publish: PublishConfig | None = None
         self.history = HistorySettings()
         self._publish_fields: Fields | None = None  # [publish], checked once devices are known
+        self.alarms = AlarmReader(report)  # alarms of devices and tags; `.alarms` when valid
 
     @property
     def publish_declared(self) -> bool:
@@ -89,6 +92,18 @@ class Loader:
             self.publish = read_publish(self._publish_fields, *args)
         for rel in self.tag_files():
             self.read_tags(rel)
+        self.check_alarms()
+
+    def check_alarms(self) -> None:
+        """Alarm setpoints and suppress conditions name known tags (once all are read)."""
+        system: list[str] | None = None
+        if self.devices_known:
+            system = [link_tag_name(d, f) for d in self.device_drivers for f, *_ in LINK_FIELDS]
+            if self.publish_declared:
+                system += [link_tag_name(PUBLISHER_DEVICE, f) for f, *_ in PUBLISHER_FIELDS]
+        types = {name: tag.type for name, tag in self.tags.items()}
+        tags = self.tag_sources if self.tags_known else None
+        self.alarms.check(tags, types, system)
 
     # -- drivers -----------------------------------------------------------------------
 
@@ -236,6 +251,7 @@ class Loader:
                 value = fields.option(key, known[key])
                 if value is not None:
                     options[key] = value
+        self.alarms.read_device(fields, name)
         self.devices[name] = DeviceConfig(name, scheme or "", host, port, timeout, options)
 
     # -- tags ------------------------------------------------------------------------------
@@ -317,6 +333,7 @@ class Loader:
         if "expr" in entry and data_type is DataType.STRING:
             fields.problem("type", "a calc tag computes numbers or booleans, not text")
         recording = read_tag_history(fields)
+        self.alarms.read_tag(fields, name, data_type)
         writable = fields.boolean("writable", False)
         if writable and "expr" in entry:
             fields.problem("writable", "a calc tag (expr) cannot be written")

@@ -326,7 +326,7 @@ def test_unknown_keys_get_a_did_you_mean_hint(tmp_path: Path) -> None:
         "tags.toml:23: tag HS1.FT101: histroy: unknown key (did you mean 'history'?)",
         "tags.toml:24: tag HS1.FT101: colour: unknown key (expected one of name, description, "
         "address, expr, unit, type, scale, offset, deadband, scan, range, decimals, writable, "
-        "history)",
+        "history, alarms)",
     ]
 
 
@@ -656,7 +656,7 @@ def test_layout_mistakes(tmp_path: Path) -> None:
     assert problems(tmp_path) == [
         'devices.toml:1: device lonely: expected a table [lonely] with driver = "..."',
         "devices.toml:18: device PLC_SS1: stray: unknown key (expected one of driver, host, "
-        "port, timeout, simulate, max_gap, poll_delay, rtu, label)",
+        "port, timeout, simulate, alarms, max_gap, poll_delay, rtu, label)",
         "tags/more.toml:1: title: unknown key (expected one of tag)",
         "tags/more.toml:6: tag M.TEXT: type: a calc tag computes numbers or booleans, not text",
         "tags/more.toml:11: tag M.BIG: offset: expected a finite number, got 1" + "0" * 400,
