@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import drivers
-from hmi.alarm_config import AlarmDef, set_alarm_field
+from hmi.alarm_config import AlarmDef
+from hmi.alarm_edit import set_alarm_field
 from hmi.alarms.model import AlarmKind, Priority
 from hmi.project import ProjectError, load_project
 from hmi.tags import SourceRef
