@@ -324,6 +324,11 @@ class AlarmReader:
             fields.problem("deadband", f"must not be negative, got {deadband:g}")
         elif deadband and kind is not None and kind not in LIMIT_KINDS:
             fields.problem("deadband", f"a {kind} alarm has no limit, so no deadband")
+        elif kind in (AlarmKind.DEVIATION, AlarmKind.RATE) and limit and deadband > limit:
+            fields.problem(
+                "deadband",
+                f"{deadband:g} is above the limit {limit:g}: the alarm could never clear",
+            )
         suppress = fields.text("suppress")
         names: frozenset[str] = frozenset()
         if suppress is not None:

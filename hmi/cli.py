@@ -1,4 +1,4 @@
-"""`conduit`: the headless command line (check, run, tags, sim, secrets, history).
+"""`conduit`: the headless command line (check, run, tags, sim, secrets, history, alarms).
 
 Prints what a person needs and exits non-zero on failure; a project error is a list of
 messages with file and line, never a traceback.
@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hmi.cli_alarms import add_alarm_commands
 from hmi.cli_history import add_history_commands
 from hmi.project import ProjectError, check_project, load_project
 from hmi.secrets import SecretsError, delete_password, set_password
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--register-map", action="store_true", help="print the register map and exit")
     p.set_defaults(func=cmd_sim)
     add_history_commands(sub)
+    add_alarm_commands(sub)
     return parser
 
 

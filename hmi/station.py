@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from drivers.base import DeviceConfig
+from hmi.alarms.engine import AlarmEngine
+from hmi.alarms.journal import Journal
 from hmi.control import ControlServer, Handler
+from hmi.db import create_all, open_database
 from hmi.history.answers import ANSWERS
 from hmi.history.backup import backup_station, backup_summary
 from hmi.history.service import HistoryService, history_path, history_tag_defs
@@ -69,6 +72,9 @@ class Station:
         )
         self.runtime.add_system_tags(history_tag_defs(), self.history.diagnostics)
         self.runtime.subscribe(self.history.on_changes)
+        self.journal: Journal | None = None  # opened by start
+        self.alarms = AlarmEngine(project.alarms, None, self.runtime.store.get)
+        self.runtime.subscribe(self.alarms.on_changes)
         self.control = ControlServer(self.data_dir, project.name, self._control_handlers())
         self.publisher: Publisher | None = None
         if project.publish is not None:
@@ -96,6 +102,7 @@ class Station:
 
         handlers = {op: on_history(answer) for op, answer in ANSWERS.items()}
         handlers["station.backup"] = self._backup
+        handlers["alarms.active"] = lambda args: [asdict(v) for v in self.alarms.active()]
         handlers["station.status"] = lambda args: {
             "project": self.project.name,
             "pid": os.getpid(),
@@ -130,6 +137,7 @@ class Station:
             self.simulation.start()
         self.history.start()
         try:
+            self._open_journal()
             self.runtime.start()
             if self.publisher is not None:
                 try:
@@ -139,22 +147,43 @@ class Station:
                     raise StationError(str(exc)) from None
         except BaseException:
             self.history.stop()
+            self._close_journal()
             if self.simulation is not None:
                 self.simulation.stop()
             raise
+        self.alarms.start()
         try:
             self.control.start()
         except OSError as exc:  # the station runs; only other processes cannot ask it
             log.error("control endpoint unavailable: %s", exc)
         log.info("station %s started (%d tags)", self.project.name, len(self.runtime.tags))
 
+    def _open_journal(self) -> None:
+        """Open the relational store and the alarm journal on it."""
+        database = open_database(None, self.data_dir)
+        try:
+            create_all(database)
+        except Exception as exc:
+            database.dispose()
+            raise StationError(f"cannot open the alarm journal in {self.data_dir}: {exc}") from None
+        self._database = database
+        self.journal = self.alarms.journal = Journal(database)
+
+    def _close_journal(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+            self._database.dispose()
+            self.journal = self.alarms.journal = None
+
     def stop(self) -> None:
         """Stop the control endpoint, the publisher (if any), the runtime, then the simulators."""
         self.control.stop()
+        self.alarms.stop()
         if self.publisher is not None:
             self.publisher.stop()
         self.runtime.stop()
         self.history.stop()
+        self._close_journal()
         if self.simulation is not None:
             self.simulation.stop()
 

@@ -368,3 +368,17 @@ def test_invalid_edits_are_refused_and_leave_the_file_alone(tmp_path: Path) -> N
     ]
     assert (root / "tags.toml").read_text(encoding="utf-8") == text
     assert not list(root.glob(".*.tmp"))
+
+
+def test_a_deviation_deadband_above_its_limit_is_refused(tmp_path: Path) -> None:
+    good(tmp_path)
+    extra = (
+        "[[tag]]\n"
+        'name = "HS1.TT9"\n'
+        'address = "fake://PLC1/1/ir/40?type=float32"\n'
+        'alarms = [{ kind = "deviation", setpoint = "HS1.TT101", limit = 2, deadband = 3 }]\n'
+    )
+    found = problems(write(tmp_path, {"tags/dev.toml": extra}))
+    assert any(
+        "tags/dev.toml:4:" in p and "deadband: 3 is above the limit 2" in p for p in found
+    ), found

@@ -1,0 +1,378 @@
+"""The alarm engine: a project's alarms evaluated on the runtime's changes, and the one door for
+acknowledging, shelving and taking alarms out of service.
+
+`on_changes` (a runtime subscriber, on the runtime thread) feeds each changed tag's conditions
+and alarms, re-evaluates deviation alarms when their setpoint changes and suppression by design
+when a `suppress` expression's inputs change; `tick` (each second) fires elapsed delays and
+expired shelves. Every transition goes to the journal (which never drops one) and bumps a
+version, so clients pull what changed since their last look, as they do for tag values.
+
+Operator requests check the person's permission for the alarm's area here, in the core: a
+refused request raises `PermissionDenied` and changes and journals nothing.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from hmi.alarm_config import AlarmDef
+from hmi.alarms.conditions import Condition, ConditionDef
+from hmi.alarms.model import AlarmKind, AlarmState, Priority, Transition
+from hmi.alarms.state import Alarm, Outcome
+from hmi.expressions import Expression, compile_expression
+from hmi.tags import Quality, Value
+
+__all__ = [
+    "ACKNOWLEDGE",
+    "SHELVE",
+    "AlarmEngine",
+    "AlarmView",
+    "PermissionDenied",
+    "Principal",
+    "RequestRefused",
+]
+
+ACKNOWLEDGE = "acknowledge"
+SHELVE = "shelve"  # also unshelve, out of service and back
+RESET = ACKNOWLEDGE
+MAX_SHELVE = 8 * 3600.0  # seconds: at most a shift
+
+_CONDITION_KINDS = {
+    AlarmKind.OFFLINE: AlarmKind.DIGITAL,  # `_diag.DEV.online` False
+    AlarmKind.PACKET_LOSS: AlarmKind.HI,  # `_diag.DEV.loss_pct` above the limit
+}
+
+
+class Principal(Protocol):
+    """Who asks: a name and the permissions they hold per area (the security layer's user)."""
+
+    @property
+    def name(self) -> str:
+        """The user name journaled with the request."""
+        ...
+
+    def may(self, permission: str, area: str) -> bool:
+        """True when this person holds `permission` in `area`."""
+        ...
+
+
+class PermissionDenied(Exception):
+    """The person lacks the permission for this request; nothing was changed."""
+
+
+class RequestRefused(Exception):
+    """The request does not fit the alarm's state (e.g. acknowledging a normal alarm)."""
+
+
+class Journal(Protocol):
+    """Where transitions go (hmi.alarms.journal.Journal)."""
+
+    def record(self, transitions: Sequence[Transition]) -> None:
+        """Store the transitions (never drops one)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmView:
+    """One alarm as a client shows it."""
+
+    id: str
+    tag: str
+    kind: AlarmKind
+    area: str
+    priority: Priority
+    state: AlarmState
+    active: bool
+    acked: bool
+    message_en: str
+    message_zh: str
+    value: float | None
+    limit: float | None
+    since: float | None  # when it last changed state
+    shelved_by: str = ""
+    shelved_until: float | None = None
+
+
+@dataclass(slots=True)
+class _Watch:
+    definition: AlarmDef
+    alarm: Alarm
+    condition: Condition
+    suppress: Expression | None
+    since: float | None = None
+
+
+class AlarmEngine:
+    """Evaluates alarms on tag changes and serves operator requests; thread-safe."""
+
+    def __init__(
+        self,
+        alarms: Mapping[str, AlarmDef],
+        journal: Journal | None,
+        read: Callable[[str], Value],
+        *,
+        host: str | None = None,
+        clock: Callable[[], float] = time.time,
+        max_shelve: float = MAX_SHELVE,
+    ) -> None:
+        self.journal = journal  # where transitions go; None: nowhere (tests, tools)
+        self._read = read
+        self._clock = clock
+        self.host = host if host is not None else socket.gethostname()
+        self.max_shelve = max_shelve
+        self._lock = threading.RLock()
+        self._watches: dict[str, _Watch] = {}
+        self._by_tag: dict[str, list[_Watch]] = {}
+        self._by_setpoint: dict[str, list[_Watch]] = {}
+        self._by_suppress_input: dict[str, list[_Watch]] = {}
+        for definition in alarms.values():
+            self._add(definition)
+        self.version = 0
+        self._changed: dict[str, int] = {}  # alarm id -> version of its last change
+        self.evaluations = 0  # condition evaluations, for benchmarks
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def start(self, period: float = 1.0) -> None:
+        """Tick every `period` seconds on a thread of its own until `stop`."""
+        if self._ticker is None and self._watches:
+            self._ticker = threading.Thread(
+                target=self._tick_loop, args=(period,), name="conduit-alarms", daemon=True
+            )
+            self._ticker.start()
+
+    def _tick_loop(self, period: float) -> None:
+        while not self._stop.wait(period):
+            self.tick()
+
+    def stop(self) -> None:
+        """Stop ticking."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(10)
+
+    def _add(self, d: AlarmDef) -> None:
+        kind = _CONDITION_KINDS.get(d.kind, d.kind)
+        condition = Condition(
+            ConditionDef(
+                kind=kind,
+                limit=d.limit or 0.0,
+                deadband=d.deadband,
+                alarm_state=False if d.kind is AlarmKind.OFFLINE else d.state,
+            )
+        )
+        alarm = Alarm(
+            id=d.id,
+            tag=d.tag,
+            area=d.area,
+            priority=d.priority,
+            on_delay=d.on_delay,
+            off_delay=d.off_delay,
+            latch=d.latch,
+        )
+        suppress = compile_expression(d.suppress) if d.suppress else None
+        watch = _Watch(d, alarm, condition, suppress)
+        self._watches[d.id] = watch
+        self._by_tag.setdefault(d.tag, []).append(watch)
+        if d.setpoint:
+            self._by_setpoint.setdefault(d.setpoint, []).append(watch)
+        if suppress is not None:
+            for name in suppress.names:
+                self._by_suppress_input.setdefault(name, []).append(watch)
+
+    # ---- runtime side -----------------------------------------------------------------------
+
+    def on_changes(self, batch: list[tuple[str, Value]]) -> None:
+        """Evaluate the alarms of the changed tags (Runtime subscriber)."""
+        now = self._clock()
+        out: list[Transition] = []
+        with self._lock:
+            for name, value in batch:
+                for watch in self._by_tag.get(name, ()):
+                    out.extend(self._evaluate(watch, value, now))
+                for watch in self._by_setpoint.get(name, ()):
+                    out.extend(self._evaluate(watch, self._read(watch.definition.tag), now))
+                for watch in self._by_suppress_input.get(name, ()):
+                    out.extend(self._suppress(watch, now))
+            self._publish(out)
+
+    def _evaluate(self, watch: _Watch, value: Value, now: float) -> Outcome:
+        d = watch.definition
+        setpoint = None
+        if d.setpoint:
+            sp = self._read(d.setpoint)
+            setpoint = sp.value if sp.quality is Quality.GOOD else None
+        ts = value.source_ts if value.source_ts is not None else value.recv_ts or now
+        cond = watch.condition
+        in_alarm = cond.evaluate(value.value, value.quality, ts, setpoint)
+        self.evaluations += 1
+        return watch.alarm.update(in_alarm, now, cond.measured, cond.limit)
+
+    def _suppress(self, watch: _Watch, now: float) -> Outcome:
+        expr = watch.suppress
+        assert expr is not None
+        result, quality, _ = expr.evaluate(self._read)
+        return watch.alarm.suppress(quality is not Quality.BAD and bool(result), now)
+
+    def tick(self, now: float | None = None) -> None:
+        """Fire elapsed on/off delays and end expired shelves (call about once a second)."""
+        now = self._clock() if now is None else now
+        out: list[Transition] = []
+        with self._lock:
+            for watch in self._watches.values():
+                out.extend(watch.alarm.tick(now))
+            self._publish(out)
+
+    def _publish(self, transitions: list[Transition]) -> None:
+        if not transitions:
+            return
+        stamped = [t if t.host else replace(t, host=self.host) for t in transitions]
+        for t in stamped:
+            self.version += 1
+            self._changed[t.alarm] = self.version
+            watch = self._watches.get(t.alarm)
+            if watch is not None:
+                watch.since = t.ts
+        if self.journal is not None:
+            self.journal.record(stamped)
+
+    # ---- operator requests ------------------------------------------------------------------
+
+    def _request(
+        self,
+        who: Principal,
+        ids: Iterable[str],
+        permission: str,
+        act: Callable[[Alarm, float], Outcome],
+    ) -> list[str]:
+        """Apply `act` to each alarm after checking permission for all; the refusals' texts."""
+        now = self._clock()
+        with self._lock:
+            watches = [self._watch(i) for i in ids]
+            denied = [
+                w.definition.id for w in watches if not who.may(permission, w.definition.area)
+            ]
+            if denied:
+                raise PermissionDenied(
+                    f"{who.name} may not {permission} in area "
+                    f"{self._watches[denied[0]].definition.area!r} ({', '.join(denied)})"
+                )
+            out: list[Transition] = []
+            refused: list[str] = []
+            for watch in watches:
+                outcome = act(watch.alarm, now)
+                out.extend(outcome)
+                if not outcome.ok:
+                    refused.append(outcome.refused)
+            self._publish(out)
+        return refused
+
+    def _watch(self, alarm_id: str) -> _Watch:
+        watch = self._watches.get(alarm_id)
+        if watch is None:
+            raise RequestRefused(f"no alarm {alarm_id!r}")
+        return watch
+
+    def ack(self, who: Principal, ids: Iterable[str], comment: str = "") -> list[str]:
+        """Acknowledge alarms (one, the selected, all visible); texts of those refused."""
+        return self._request(who, ids, ACKNOWLEDGE, lambda a, now: a.ack(who.name, comment, now))
+
+    def reset(self, who: Principal, alarm_id: str) -> None:
+        """Reset a latched alarm; RequestRefused says why not."""
+        self._single(self._request(who, [alarm_id], RESET, lambda a, now: a.reset(who.name, now)))
+
+    def shelve(
+        self,
+        who: Principal,
+        alarm_id: str,
+        reason: str,
+        duration: float,
+        *,
+        one_shot: bool = False,
+    ) -> None:
+        """Shelve an alarm for `duration` s (at most `max_shelve`) with a reason."""
+
+        def act(a: Alarm, now: float) -> Outcome:
+            return a.shelve(who.name, reason, now, duration, self.max_shelve, one_shot=one_shot)
+
+        self._single(self._request(who, [alarm_id], SHELVE, act))
+
+    def unshelve(self, who: Principal, alarm_id: str) -> None:
+        """End a shelve now."""
+        self._single(
+            self._request(who, [alarm_id], SHELVE, lambda a, now: a.unshelve(who.name, now))
+        )
+
+    def remove_from_service(self, who: Principal, alarm_id: str, reason: str) -> None:
+        """Take an alarm out of service (maintenance) with a reason."""
+        self._single(
+            self._request(
+                who,
+                [alarm_id],
+                SHELVE,
+                lambda a, now: a.remove_from_service(who.name, reason, now),
+            )
+        )
+
+    def return_to_service(self, who: Principal, alarm_id: str) -> None:
+        """Return an out-of-service alarm to service."""
+        self._single(
+            self._request(
+                who, [alarm_id], SHELVE, lambda a, now: a.return_to_service(who.name, now)
+            )
+        )
+
+    @staticmethod
+    def _single(refused: list[str]) -> None:
+        if refused:
+            raise RequestRefused(refused[0])
+
+    # ---- what clients see -------------------------------------------------------------------
+
+    def view(self, alarm_id: str) -> AlarmView:
+        """One alarm as a client shows it."""
+        with self._lock:
+            return self._view(self._watch(alarm_id))
+
+    def active(self) -> list[AlarmView]:
+        """Every alarm not NORMAL, most urgent first, then newest first."""
+        with self._lock:
+            views = [
+                self._view(w)
+                for w in self._watches.values()
+                if w.alarm.state is not AlarmState.NORMAL
+            ]
+        views.sort(key=lambda v: (-v.priority, -(v.since or 0.0)))
+        return views
+
+    def changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
+        """The alarms changed after `version`, and the version to ask from next time."""
+        with self._lock:
+            ids = [i for i, v in self._changed.items() if v > version]
+            return self.version, [self._view(self._watches[i]) for i in ids]
+
+    def _view(self, watch: _Watch) -> AlarmView:
+        a, d = watch.alarm, watch.definition
+        shelf = a.shelf
+        return AlarmView(
+            id=d.id,
+            tag=d.tag,
+            kind=d.kind,
+            area=d.area,
+            priority=d.priority,
+            state=a.state,
+            active=a.active,
+            acked=a.acked,
+            message_en=d.message_en,
+            message_zh=d.message_zh,
+            value=watch.condition.measured,
+            limit=watch.condition.limit,
+            since=watch.since,
+            shelved_by=shelf.user if shelf is not None else "",
+            shelved_until=shelf.until if shelf is not None else None,
+        )

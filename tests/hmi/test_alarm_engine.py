@@ -1,0 +1,193 @@
+"""The alarm engine: conditions on tag changes, delays on the tick, requests gated in the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from hmi.alarm_config import AlarmDef
+from hmi.alarms.engine import (
+    ACKNOWLEDGE,
+    SHELVE,
+    AlarmEngine,
+    PermissionDenied,
+    RequestRefused,
+)
+from hmi.alarms.model import AlarmKind, AlarmState, Event, Priority, Transition
+from hmi.tags import Quality, Reason, Value
+
+
+@dataclass
+class Person:
+    name: str
+    permissions: dict[str, set[str]] = field(default_factory=dict)  # permission -> areas
+
+    def may(self, permission: str, area: str) -> bool:
+        return area in self.permissions.get(permission, set())
+
+
+class ListJournal:
+    def __init__(self) -> None:
+        self.records: list[Transition] = []
+
+    def record(self, transitions: list[Transition]) -> None:
+        self.records.extend(transitions)
+
+
+class Plant:
+    """Current values and a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.values: dict[str, Value] = {}
+
+    def read(self, name: str) -> Value:
+        return self.values.get(name, Value.initial())
+
+    def set(self, engine: AlarmEngine, name: str, value: object, good: bool = True) -> None:
+        v = Value(
+            value,
+            Quality.GOOD if good else Quality.BAD,
+            Reason.NONE if good else Reason.COMM_FAILURE,
+            recv_ts=self.now,
+        )
+        self.values[name] = v
+        engine.on_changes([(name, v)])
+
+
+DEFS = {
+    d.id: d
+    for d in (
+        AlarmDef(
+            "HS1.TT101.hi",
+            "HS1.TT101",
+            AlarmKind.HI,
+            limit=95,
+            deadband=1,
+            on_delay=5,
+            priority=Priority.HIGH,
+            area="HS1",
+            message_en="TT101 high",
+        ),
+        AlarmDef(
+            "HS1.TT101.deviation",
+            "HS1.TT101",
+            AlarmKind.DEVIATION,
+            limit=5,
+            setpoint="HS1.TY101",
+            area="HS1",
+        ),
+        AlarmDef(
+            "SS1.FT201.lo", "SS1.FT201", AlarmKind.LO, limit=2, area="SS1", suppress="SS1.P201 == 0"
+        ),
+        AlarmDef(
+            "_diag.PLC_SS1.online.offline",
+            "_diag.PLC_SS1.online",
+            AlarmKind.OFFLINE,
+            on_delay=30,
+            priority=Priority.HIGH,
+            area="PLC_SS1",
+        ),
+    )
+}
+
+OPERATOR = Person("li.wei", {ACKNOWLEDGE: {"HS1", "SS1", "PLC_SS1"}, SHELVE: {"HS1"}})
+VIEWER = Person("guest")
+
+
+@pytest.fixture
+def setup() -> tuple[AlarmEngine, Plant, ListJournal]:
+    plant, journal = Plant(), ListJournal()
+    engine = AlarmEngine(DEFS, journal, plant.read, host="console-1", clock=lambda: plant.now)
+    return engine, plant, journal
+
+
+def test_a_limit_alarm_waits_its_on_delay_and_is_acknowledged(setup) -> None:
+    engine, plant, journal = setup
+    plant.set(engine, "HS1.TT101", 96.0)
+    assert engine.view("HS1.TT101.hi").state is AlarmState.NORMAL  # on-delay running
+    plant.now += 5
+    engine.tick()
+    view = engine.view("HS1.TT101.hi")
+    assert view.state is AlarmState.UNACK and view.value == 96.0 and view.limit == 95
+    assert [(t.alarm, t.event, t.host) for t in journal.records] == [
+        ("HS1.TT101.hi", Event.ACTIVATE, "console-1")
+    ]
+    assert [v.id for v in engine.active()] == ["HS1.TT101.hi"]
+    assert engine.ack(OPERATOR, ["HS1.TT101.hi"], "field check") == []
+    assert journal.records[-1].user == "li.wei" and journal.records[-1].comment == "field check"
+    plant.set(engine, "HS1.TT101", 94.5)  # inside the deadband: still active
+    assert engine.view("HS1.TT101.hi").state is AlarmState.ACKED
+    plant.set(engine, "HS1.TT101", 93.9)
+    assert engine.view("HS1.TT101.hi").state is AlarmState.NORMAL
+
+
+def test_without_the_permission_nothing_changes_and_nothing_is_journaled(setup) -> None:
+    engine, plant, journal = setup
+    plant.set(engine, "SS1.FT201", 1.0)  # lo, no delay
+    before = list(journal.records)
+    with pytest.raises(PermissionDenied, match="guest may not acknowledge"):
+        engine.ack(VIEWER, ["SS1.FT201.lo"])
+    with pytest.raises(PermissionDenied, match="may not shelve in area 'SS1'"):
+        engine.shelve(OPERATOR, "SS1.FT201.lo", "sensor work", 600)
+    assert journal.records == before
+    assert engine.view("SS1.FT201.lo").state is AlarmState.UNACK
+
+
+def test_deviation_follows_its_setpoint(setup) -> None:
+    engine, plant, _ = setup
+    plant.set(engine, "HS1.TY101", 90.0)
+    plant.set(engine, "HS1.TT101", 92.0)
+    assert not engine.view("HS1.TT101.deviation").active
+    plant.set(engine, "HS1.TY101", 80.0)  # only the setpoint changed: |92 - 80| > 5
+    assert engine.view("HS1.TT101.deviation").active
+
+
+def test_suppressed_by_design_while_the_pump_is_stopped(setup) -> None:
+    engine, plant, _ = setup
+    plant.set(engine, "SS1.P201", 0)
+    plant.set(engine, "SS1.FT201", 0.5)
+    assert engine.view("SS1.FT201.lo").state is AlarmState.SUPPRESSED
+    assert engine.active()[0].state is AlarmState.SUPPRESSED
+    plant.set(engine, "SS1.P201", 1)  # pump runs, flow still low: the alarm shows
+    assert engine.view("SS1.FT201.lo").state is AlarmState.UNACK
+
+
+def test_shelving_is_limited_and_ends_by_itself(setup) -> None:
+    engine, plant, journal = setup
+    plant.set(engine, "HS1.TT101", 99.0)
+    plant.now += 5
+    engine.tick()
+    with pytest.raises(RequestRefused):
+        engine.shelve(OPERATOR, "HS1.TT101.hi", "known fault", engine.max_shelve + 1)
+    engine.shelve(OPERATOR, "HS1.TT101.hi", "burner service", 600)
+    view = engine.view("HS1.TT101.hi")
+    assert view.state is AlarmState.SHELVED and view.shelved_by == "li.wei"
+    plant.now += 600
+    engine.tick()
+    assert engine.view("HS1.TT101.hi").state is AlarmState.UNACK  # back, unacknowledged
+    assert [t.event for t in journal.records][-2:] == [Event.SHELVE, Event.UNSHELVE]
+
+
+def test_device_offline_after_its_delay_and_back(setup) -> None:
+    engine, plant, _ = setup
+    plant.set(engine, "_diag.PLC_SS1.online", False)
+    plant.now += 29
+    engine.tick()
+    assert not engine.view("_diag.PLC_SS1.online.offline").active
+    plant.now += 1
+    engine.tick()
+    assert engine.view("_diag.PLC_SS1.online.offline").state is AlarmState.UNACK
+    plant.set(engine, "_diag.PLC_SS1.online", True)
+    assert engine.view("_diag.PLC_SS1.online.offline").state is AlarmState.RTN_UNACK
+
+
+def test_clients_pull_what_changed(setup) -> None:
+    engine, plant, _ = setup
+    version, changed = engine.changes_since(0)
+    assert changed == []
+    plant.set(engine, "SS1.FT201", 1.0)
+    version, changed = engine.changes_since(version)
+    assert [v.id for v in changed] == ["SS1.FT201.lo"]
+    assert engine.changes_since(version) == (version, [])
