@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from bench import history, history_ingest, history_report, modbus_path, mqtt, opcua, publish
+from bench import alarms, history, history_ingest, history_report, modbus_path, mqtt, opcua, publish
 
 BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "coalescing": ("Modbus request coalescing", modbus_path.coalescing),
@@ -23,6 +23,7 @@ BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     ),
     "history-storage": ("Historian: bytes per value, live and compacted", history.storage),
     "history-trend": ("Historian: trend queries, 8 pens x a year of 1 s data", history.trend),
+    "alarms": ("Alarm engine: 50,000 alarmed tags at 1 s", alarms.evaluations),
     "history-report": (
         "Historian: hourly report aggregates, 200 tags x 30 days",
         history_report.report,

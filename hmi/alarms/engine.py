@@ -225,7 +225,8 @@ class AlarmEngine:
         out: list[Transition] = []
         with self._lock:
             for watch in self._watches.values():
-                out.extend(watch.alarm.tick(now))
+                if watch.alarm.due_at() <= now:
+                    out.extend(watch.alarm.tick(now))
             self._publish(out)
 
     def _publish(self, transitions: list[Transition]) -> None:

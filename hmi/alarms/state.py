@@ -200,12 +200,20 @@ class Alarm:
         self, in_alarm: bool, now: float, value: float | None = None, limit: float | None = None
     ) -> Outcome:
         """Feed the raw condition (and the value and limit to journal with it) at `now`."""
+        if in_alarm == self._raw and self.due_at() > now:  # the common case: nothing happens
+            self._value, self._limit = value, limit
+            return Outcome()
         out = self._advance(now)
         self._value, self._limit = value, limit
         if in_alarm != self._raw:
             self._raw, self._raw_since = in_alarm, now
             out.extend(self._advance(now))
         return out
+
+    def due_at(self) -> float:
+        """When `tick` next has work (a delay elapsing, a shelf ending); inf when nothing waits."""
+        shelf = self._shelf.until if self._shelf is not None else math.inf
+        return min(self._delay_due(), shelf)
 
     def tick(self, now: float) -> Outcome:
         """Fire what is due by `now`: elapsed on/off delays and expired shelves."""
