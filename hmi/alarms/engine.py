@@ -104,6 +104,7 @@ class _Watch:
     alarm: Alarm
     condition: Condition
     suppress: Expression | None
+    limit: float | None = None  # journaled with a transition (None: digital, bad quality)
     since: float | None = None
 
 
@@ -132,6 +133,16 @@ class AlarmEngine:
         self._by_suppress_input: dict[str, list[_Watch]] = {}
         for definition in alarms.values():
             self._add(definition)
+        # per tag name, in one lookup: its own alarms, the deviations it is the setpoint of and
+        # the alarms whose suppression reads it
+        self._interest: dict[str, tuple[list[_Watch], list[_Watch], list[_Watch]]] = {
+            name: (
+                self._by_tag.get(name, []),
+                self._by_setpoint.get(name, []),
+                self._by_suppress_input.get(name, []),
+            )
+            for name in {*self._by_tag, *self._by_setpoint, *self._by_suppress_input}
+        }
         self.version = 0
         self._changed: dict[str, int] = {}  # alarm id -> version of its last change
         self.evaluations = 0  # condition evaluations, for benchmarks
@@ -176,7 +187,7 @@ class AlarmEngine:
             latch=d.latch,
         )
         suppress = compile_expression(d.suppress) if d.suppress else None
-        watch = _Watch(d, alarm, condition, suppress)
+        watch = _Watch(d, alarm, condition, suppress, condition.limit)
         self._watches[d.id] = watch
         self._by_tag.setdefault(d.tag, []).append(watch)
         if d.setpoint:
@@ -191,13 +202,20 @@ class AlarmEngine:
         """Evaluate the alarms of the changed tags (Runtime subscriber)."""
         now = self._clock()
         out: list[Transition] = []
+        interest = self._interest
         with self._lock:
             for name, value in batch:
-                for watch in self._by_tag.get(name, ()):
-                    out.extend(self._evaluate(watch, value, now))
-                for watch in self._by_setpoint.get(name, ()):
+                hit = interest.get(name)
+                if hit is None:
+                    continue
+                own, setpoint_of, suppressing = hit
+                for watch in own:
+                    done = self._evaluate(watch, value, now)
+                    if done:
+                        out.extend(done)
+                for watch in setpoint_of:
                     out.extend(self._evaluate(watch, self._read(watch.definition.tag), now))
-                for watch in self._by_suppress_input.get(name, ()):
+                for watch in suppressing:
                     out.extend(self._suppress(watch, now))
             self._publish(out)
 
@@ -211,7 +229,7 @@ class AlarmEngine:
         cond = watch.condition
         in_alarm = cond.evaluate(value.value, value.quality, ts, setpoint)
         self.evaluations += 1
-        return watch.alarm.update(in_alarm, now, cond.measured, cond.limit)
+        return watch.alarm.update(in_alarm, now, cond.measured, watch.limit)
 
     def _suppress(self, watch: _Watch, now: float) -> Outcome:
         expr = watch.suppress
