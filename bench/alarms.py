@@ -1,9 +1,10 @@
 """Alarm evaluation: 50,000 alarmed tags changing every second through the alarm engine.
 
 Each tag has one hi alarm (deadband, no delay); every second all 50,000 change (one in 100
-crosses its limit either way), handed over as the runtime's change batches; then the
-engine's one-second tick. Printed: evaluations/s and the share of one core per second of
-plant time, and the time from a batch being handed over to its alarms being visible.
+crosses its limit either way), handed over in batches of 1,000 as the runtime hands over a
+scan block's changes; then the engine's one-second tick. Printed: evaluations/s, the share of
+one core per second of plant time, and the time from a batch being handed over to its alarms
+being visible to a client.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hmi.alarms.model import AlarmKind
 from hmi.tags import Quality, Value
 
 
-def evaluations(tags: int = 50_000, seconds: int = 10) -> None:
+def evaluations(tags: int = 50_000, seconds: int = 10, chunk: int = 1_000) -> None:
     """Evaluations/s for `tags` alarmed tags at 1 s, and batch-to-visible latency."""
     names = [f"A{i // 1000}.T{i}" for i in range(tags)]
     defs = {
@@ -39,14 +40,17 @@ def evaluations(tags: int = 50_000, seconds: int = 10) -> None:
     worst = 0.0
     for s, batch in enumerate(batches):
         clock[0] += 1.0
-        version = engine.version
         t = time.perf_counter()
-        engine.on_changes(batch)
-        _, changed = engine.changes_since(version)  # what a client pulls next
-        seen = time.perf_counter() - t
+        changed = 0
+        for k in range(0, len(batch), chunk):  # the runtime hands changes over per scan block
+            version = engine.version
+            t_chunk = time.perf_counter()
+            engine.on_changes(batch[k : k + chunk])
+            _, seen = engine.changes_since(version)  # what a client pulls next
+            worst = max(worst, time.perf_counter() - t_chunk)
+            changed += len(seen)
         engine.tick()
         busy += time.perf_counter() - t
-        worst = max(worst, seen)
         assert s == 0 or changed, "alarms changed"
     per_second = busy / seconds
     print(f"  {tags:,} hi alarms, all tags changing every second, {seconds} s")
@@ -55,4 +59,7 @@ def evaluations(tags: int = 50_000, seconds: int = 10) -> None:
         f"  CPU per second of plant time: {per_second * 1000:.0f} ms = {per_second * 100:.0f} % "
         f"of one core (goal < 25 %: {0.25 / per_second:.1f}x)"
     )
-    print(f"  batch handed over -> changes visible to a client: {worst * 1000:.0f} ms worst")
+    print(
+        f"  a batch of {chunk:,} changes handed over -> its alarms visible to a client: "
+        f"{worst * 1000:.1f} ms worst (goal < 100 ms + the scan)"
+    )

@@ -23,6 +23,7 @@ from hmi.tags import Quality
 
 __all__ = ["SUPPORTED_KINDS", "Condition", "ConditionDef"]
 
+_INF = math.inf
 _HIGH_KINDS = frozenset({AlarmKind.HI, AlarmKind.HIHI})
 _LOW_KINDS = frozenset({AlarmKind.LO, AlarmKind.LOLO})
 _MAGNITUDE_KINDS = frozenset({AlarmKind.DEVIATION, AlarmKind.RATE})  # compare |x| with limit
@@ -83,6 +84,10 @@ class Condition:
         self._in_alarm = False
         self._measured: float | None = None
         self._previous: tuple[float, float] | None = None  # RATE: (value, ts) of the last sample
+        # hi/hihi/lo/lolo on a good float: the common case, evaluated without the general path
+        self._high = definition.kind in _HIGH_KINDS
+        self._plain = self._high or definition.kind in _LOW_KINDS
+        self._limit, self._deadband = definition.limit, definition.deadband
 
     @property
     def in_alarm(self) -> bool:
@@ -103,6 +108,20 @@ class Condition:
         self, value: object, quality: Quality, ts: float, setpoint: float | None = None
     ) -> bool:
         """Take one sample (and, for DEVIATION, the setpoint or None if unknown); in alarm now?"""
+        if (
+            self._plain
+            and quality is Quality.GOOD
+            and type(value) is float
+            and -_INF < value < _INF
+        ):
+            self._measured = value  # the same hysteresis as `_beyond`, inlined
+            limit = self._limit
+            if self._high:
+                alarm = value > limit or (self._in_alarm and value >= limit - self._deadband)
+            else:
+                alarm = value < limit or (self._in_alarm and value <= limit + self._deadband)
+            self._in_alarm = alarm
+            return alarm
         kind = self.definition.kind
         if kind is AlarmKind.BAD_QUALITY:
             self._in_alarm = quality is Quality.BAD

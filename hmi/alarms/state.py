@@ -200,7 +200,9 @@ class Alarm:
         self, in_alarm: bool, now: float, value: float | None = None, limit: float | None = None
     ) -> Outcome:
         """Feed the raw condition (and the value and limit to journal with it) at `now`."""
-        if in_alarm == self._raw and self.due_at() > now:  # the common case: nothing happens
+        raw = self._raw
+        if in_alarm == raw and raw == self._condition and self._shelf is None:
+            # the common case: no change, no delay running, no shelf to expire
             self._value, self._limit = value, limit
             return Outcome()
         out = self._advance(now)
