@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hmi.alarms.journal import query_journal
+from hmi.alarms.journal import query_journal, transition_row
 from hmi.alarms.model import Priority
 from hmi.cli_history import CliError, parse_when
 from hmi.control import ControlError, NotRunning, request
@@ -75,7 +75,7 @@ def _journal(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if args.json:
-        print(json.dumps([_record(t) for t in rows], ensure_ascii=False))
+        print(json.dumps([transition_row(t) for t in rows], ensure_ascii=False))
         return 0
     print(f"{len(rows)} journal record(s) of {project.name!r}")
     for t in rows:
@@ -83,23 +83,6 @@ def _journal(args: argparse.Namespace) -> int:
         note = f" — {t.comment}" if t.comment else ""
         print(f"  {_stamp(t.ts)}  {t.event.value:<20} {t.state.value:<14} {t.alarm}{who}{note}")
     return 0
-
-
-def _record(t: Any) -> dict[str, Any]:
-    return {
-        "ts": t.ts,
-        "alarm": t.alarm,
-        "event": t.event.value,
-        "state": t.state.value,
-        "priority": int(t.priority),
-        "area": t.area,
-        "tag": t.tag,
-        "value": t.value,
-        "limit": t.limit,
-        "user": t.user,
-        "comment": t.comment,
-        "host": t.host,
-    }
 
 
 def add_alarm_commands(sub: Any) -> None:

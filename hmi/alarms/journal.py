@@ -40,7 +40,7 @@ from sqlalchemy import (
 from hmi.alarms.model import AlarmState, Event, Priority, Transition
 from hmi.db import metadata
 
-__all__ = ["Journal", "JournalClosed", "alarm_journal", "query_journal"]
+__all__ = ["Journal", "JournalClosed", "alarm_journal", "query_journal", "transition_row"]
 
 log = logging.getLogger("hmi.alarms.journal")
 
@@ -75,7 +75,8 @@ class JournalClosed(RuntimeError):
     """The journal was closed: it records nothing more."""
 
 
-def _row(t: Transition) -> dict[str, Any]:
+def transition_row(t: Transition) -> dict[str, Any]:
+    """A transition as a plain, JSON-ready row (enums as their values)."""
     return {
         "ts": t.ts,
         "alarm": t.alarm,
@@ -219,7 +220,7 @@ class Journal:
 
     def _write(self, batch: list[Transition]) -> bool:
         """Insert one batch in one transaction, retrying until it works; False if given up."""
-        rows = [_row(t) for t in batch]
+        rows = [transition_row(t) for t in batch]
         delay, failures = self.retry_delay, 0
         while True:
             try:
