@@ -17,6 +17,7 @@ from typing import Any
 from drivers.base import DeviceConfig
 from hmi.alarms.engine import AlarmEngine
 from hmi.alarms.journal import Journal
+from hmi.alarms.system import system_alarms
 from hmi.control import ControlServer, Handler
 from hmi.db import create_all, open_database
 from hmi.history.answers import ANSWERS
@@ -73,7 +74,8 @@ class Station:
         self.runtime.add_system_tags(history_tag_defs(), self.history.diagnostics)
         self.runtime.subscribe(self.history.on_changes)
         self.journal: Journal | None = None  # opened by start
-        self.alarms = AlarmEngine(project.alarms, None, self.runtime.store.get)
+        alarms = {**project.alarms, **system_alarms(publisher=project.publish is not None)}
+        self.alarms = AlarmEngine(alarms, None, self.runtime.store.get)
         self.runtime.subscribe(self.alarms.on_changes)
         self.control = ControlServer(self.data_dir, project.name, self._control_handlers())
         self.publisher: Publisher | None = None

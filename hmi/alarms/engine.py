@@ -45,6 +45,7 @@ MAX_SHELVE = 8 * 3600.0  # seconds: at most a shift
 _CONDITION_KINDS = {
     AlarmKind.OFFLINE: AlarmKind.DIGITAL,  # `_diag.DEV.online` False
     AlarmKind.PACKET_LOSS: AlarmKind.HI,  # `_diag.DEV.loss_pct` above the limit
+    AlarmKind.SYSTEM: AlarmKind.DIGITAL,  # the HMI's own health flags (hmi.alarms.system)
 }
 
 

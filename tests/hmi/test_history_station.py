@@ -67,3 +67,11 @@ def test_a_history_file_that_cannot_be_opened_leaves_the_station_running(
         assert station.runtime.store.get("_diag.history.online").value is False
         assert station.runtime.store.get("_diag.history.written").value == 0
         assert station.runtime.store.get("_diag.history.queue_fill").value > 0
+        # the operator hears of it: a system alarm once it lasted its on-delay (10 s)
+        alarm = "_diag.history.online.system"
+        assert not station.alarms.view(alarm).active
+        station.alarms.tick(time.time() + 11)
+        view = station.alarms.view(alarm)
+        assert (
+            view.active and view.area == "HMI" and "History is not being written" in view.message_en
+        )

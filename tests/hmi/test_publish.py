@@ -335,6 +335,8 @@ def test_a_full_buffer_drops_the_oldest_and_raises_overflow(
         ticker.start()
         wait_until(lambda: (diag(station, "dropped") or 0) > 10, 15, "drops")
         assert diag(station, "overflow") is True
+        overflow = "_diag.publisher.overflow.system"  # the operator hears of it as an alarm
+        assert station.alarms.view(overflow).state.value == "unack"
         spool = station.publisher.spool  # type: ignore[union-attr]
         assert spool is not None and spool.bytes() <= 2048
         ticker.pause(station)
@@ -342,6 +344,7 @@ def test_a_full_buffer_drops_the_oldest_and_raises_overflow(
         wait_until(lambda: last_count(sub) == ticker.value, 15, "the last count received")
         wait_until(lambda: spool.depth() == 0, 5, "drained")
         wait_until(lambda: diag(station, "overflow") is False, 5, "overflow cleared")
+        assert station.alarms.view(overflow).state.value == "rtn_unack"
         assert diag(station, "dropped") > 10  # the count stays
         last = spool.last_seq
     finally:
