@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from hmi.alarms.journal import query_journal, transition_row
 from hmi.alarms.model import Priority
-from hmi.cli_history import CliError, parse_when
+from hmi.cli_history import CliError, guarded, parse_when
 from hmi.control import ControlError, NotRunning, request
 from hmi.db import open_database
 from hmi.project import load_project
@@ -34,11 +33,7 @@ def _stamp(ts: float | None) -> str:
 
 def cmd_alarms(args: argparse.Namespace) -> int:
     """Print the active alarms (default) or the journal over a time range."""
-    try:
-        return _journal(args) if args.journal else _active(args)
-    except CliError as exc:
-        print(f"conduit: {exc}", file=sys.stderr)
-        return 2
+    return _journal(args) if args.journal else _active(args)
 
 
 def _active(args: argparse.Namespace) -> int:
@@ -96,4 +91,4 @@ def add_alarm_commands(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=10_000, help="journal records, at most")
     p.add_argument("--zh", action="store_true", help="messages in Chinese")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_alarms)
+    p.set_defaults(func=guarded(cmd_alarms))

@@ -28,7 +28,7 @@ from hmi.project import load_project
 from hmi.publish_config import spool_path
 from hmi.resources import data_home, slug
 
-__all__ = ["add_history_commands", "ask_history", "parse_when"]
+__all__ = ["CliError", "add_history_commands", "ask_history", "guarded", "parse_when"]
 
 
 class CliError(Exception):
@@ -224,7 +224,7 @@ def add_history_commands(sub: Any) -> None:
     p.add_argument("--buckets", type=int, help="min/max/avg in at most N buckets per tag")
     p.add_argument("--limit", type=int, default=100_000, help="raw samples per tag, at most")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_guarded(cmd_history))
+    p.set_defaults(func=guarded(cmd_history))
 
     p = sub.add_parser("export", help="write tag history to a parquet, csv or xlsx file")
     p.add_argument("project", type=Path)
@@ -233,24 +233,24 @@ def add_history_commands(sub: Any) -> None:
     p.add_argument("--format", choices=("parquet", "csv", "xlsx"), default="csv")
     p.add_argument("--out", type=Path, help="file to write (default: TAGS.FORMAT here)")
     p.add_argument("--buckets", type=int, help="min/max/avg in at most N buckets per tag")
-    p.set_defaults(func=_guarded(cmd_export))
+    p.set_defaults(func=guarded(cmd_export))
 
     p = sub.add_parser("backup", help="back up history, buffers and the project (also running)")
     p.add_argument("project", type=Path)
     p.add_argument("--to", type=Path, help="new folder (default: DATA/backups/PROJECT-TIME)")
-    p.set_defaults(func=_guarded(cmd_backup))
+    p.set_defaults(func=guarded(cmd_backup))
 
     p = sub.add_parser("restore", help="put a backup back (stop the station first)")
     p.add_argument("project", type=Path)
     p.add_argument("backup", type=Path, help="a folder written by `conduit backup`")
     p.add_argument("--project-files", action="store_true", help="restore the project folder too")
-    p.set_defaults(func=_guarded(cmd_restore))
+    p.set_defaults(func=guarded(cmd_restore))
 
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def _guarded(func: Command) -> Command:
+def guarded(func: Command) -> Command:
     """`func` with a CliError turned into a one-line message on stderr and exit status 2."""
 
     def run(args: argparse.Namespace) -> int:
