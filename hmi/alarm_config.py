@@ -107,6 +107,7 @@ class AlarmDef:
     message_en: str = ""
     message_zh: str = ""
     suppress: str | None = None  # expression: while true the alarm is suppressed by design
+    input: str | None = None  # the tag evaluated, when not `tag` (e.g. a diagnostics finding)
     source: SourceRef = field(default_factory=SourceRef, compare=False)
 
 

@@ -46,7 +46,14 @@ _CONDITION_KINDS = {
     AlarmKind.OFFLINE: AlarmKind.DIGITAL,  # `_diag.DEV.online` False
     AlarmKind.PACKET_LOSS: AlarmKind.HI,  # `_diag.DEV.loss_pct` above the limit
     AlarmKind.SYSTEM: AlarmKind.DIGITAL,  # the HMI's own health flags (hmi.alarms.system)
+    # hmi.diagnostics findings: a flag per finding, the leak rate of a segment
+    AlarmKind.FROZEN: AlarmKind.DIGITAL,
+    AlarmKind.SPIKE: AlarmKind.DIGITAL,
+    AlarmKind.RANGE: AlarmKind.DIGITAL,
+    AlarmKind.PLAUSIBILITY: AlarmKind.DIGITAL,
+    AlarmKind.LEAK: AlarmKind.HI,  # `_leak.SEG.rate` above 0: the estimated loss
 }
+_NO_LIMIT = frozenset({AlarmKind.LEAK})  # a limit of the evaluation, not one to show
 
 
 class Principal(Protocol):
@@ -97,6 +104,17 @@ class AlarmView:
     since: float | None  # when it last changed state
     shelved_by: str = ""
     shelved_until: float | None = None
+
+    def text(self, language: str = "en") -> str:
+        """The message in `language` ("en" or "zh_CN"), with {value} and {limit} filled in."""
+        message = self.message_zh if language.startswith("zh") else self.message_en
+        if "{" not in message:
+            return message
+        try:
+            return message.format(value=self.value, limit=self.limit)
+        except (ValueError, TypeError, KeyError, IndexError):
+            # an unknown value ({value:.1f} of None) or a stray brace: the text as written
+            return message.replace("{value", "{?").replace("{limit", "{?")
 
 
 @dataclass(slots=True)
@@ -188,9 +206,10 @@ class AlarmEngine:
             latch=d.latch,
         )
         suppress = compile_expression(d.suppress) if d.suppress else None
-        watch = _Watch(d, alarm, condition, suppress, condition.limit)
+        limit = None if d.kind in _NO_LIMIT else condition.limit
+        watch = _Watch(d, alarm, condition, suppress, limit)
         self._watches[d.id] = watch
-        self._by_tag.setdefault(d.tag, []).append(watch)
+        self._by_tag.setdefault(d.input or d.tag, []).append(watch)
         if d.setpoint:
             self._by_setpoint.setdefault(d.setpoint, []).append(watch)
         if suppress is not None:
@@ -215,7 +234,8 @@ class AlarmEngine:
                     if done:
                         out.extend(done)
                 for watch in setpoint_of:
-                    out.extend(self._evaluate(watch, self._read(watch.definition.tag), now))
+                    d = watch.definition
+                    out.extend(self._evaluate(watch, self._read(d.input or d.tag), now))
                 for watch in suppressing:
                     out.extend(self._suppress(watch, now))
             self._publish(out)
@@ -391,7 +411,7 @@ class AlarmEngine:
             message_en=d.message_en,
             message_zh=d.message_zh,
             value=watch.condition.measured,
-            limit=watch.condition.limit,
+            limit=watch.limit,
             since=watch.since,
             shelved_by=shelf.user if shelf is not None else "",
             shelved_until=shelf.until if shelf is not None else None,
