@@ -35,6 +35,10 @@ __all__ = [
     "TAG_KINDS",
     "AlarmDef",
     "AlarmReader",
+    "LineFields",
+    "read_messages",
+    "read_priority",
+    "reference_problem",
 ]
 
 TAG_KINDS = (
@@ -147,7 +151,7 @@ def default_messages(
     return f"{subject} {en}{tail}", f"{subject} {zh}{tail}"
 
 
-class _LineFields(Fields):
+class LineFields(Fields):
     """Fields of a table written on one line (an inline table): every key is on that line."""
 
     def line(self, key: str) -> int:
@@ -227,7 +231,7 @@ def _delay(fields: Fields, key: str) -> float:
     return fields.duration(key, 0.0)
 
 
-def _priority(fields: Fields, key: str, default: Priority) -> Priority:
+def read_priority(fields: Fields, key: str, default: Priority) -> Priority:
     """A priority by name: low, medium, high, urgent."""
     text = fields.text(key)
     if text is None:
@@ -236,6 +240,29 @@ def _priority(fields: Fields, key: str, default: Priority) -> Priority:
         fields.problem(key, f"unknown priority {text!r}" + did_you_mean(text, PRIORITIES))
         return default
     return PRIORITIES[text]
+
+
+def read_messages(fields: Fields) -> tuple[str, str]:
+    """The `message = { en = "...", zh_CN = "..." }` of an entry ('' where not given)."""
+    if "message" not in fields.table:
+        return "", ""
+    value = fields.table["message"]
+    if not isinstance(value, dict):
+        fields.wrong("message", 'a table { en = "...", zh_CN = "..." }')
+        return "", ""
+    sub = LineFields(
+        fields.report, fields.file, fields.line("message"), f"{fields.context} message", value
+    )
+    sub.unknown(("en", "zh_CN"))
+    texts = []
+    for key in ("en", "zh_CN"):
+        text = sub.text(key, "") or ""
+        if key in value and not text.strip():
+            sub.problem(key, "must not be empty (leave it out for the generated text)")
+        texts.append(text.strip())
+    if sub.failed:
+        fields.failed = True
+    return texts[0], texts[1]
 
 
 def _plain_text(table: Mapping[str, Any], key: str) -> str:
@@ -282,7 +309,7 @@ class AlarmReader:
             if not isinstance(entry, dict):
                 fields.problem("alarms", f"entry {index + 1} is not a table {{ kind = ... }}")
                 continue
-            cls = _LineFields if inline or not line else Fields
+            cls = LineFields if inline or not line else Fields
             sub = cls(fields.report, fields.file, line or fields.header, context, entry)
             alarm = self._tag_alarm(sub, tag or "", data_type, fields.table)
             if sub.failed:
@@ -292,7 +319,7 @@ class AlarmReader:
         self._check_order(read, fields)
         if tag is not None:  # the project is built only when no problem was found at all
             for alarm, sub in read:
-                self._add(alarm, sub)
+                self.add(alarm, sub)
 
     def _tag_alarm(
         self, fields: Fields, tag: str, data_type: DataType | None, owner: Mapping[str, Any]
@@ -340,7 +367,7 @@ class AlarmReader:
         area = fields.text("area", tag.split(".", maxsplit=1)[0]) or ""
         if not area.strip():
             fields.problem("area", "must not be empty")
-        en, zh = self._messages(fields)
+        en, zh = read_messages(fields)
         if kind is None:
             return None
         subject = " ".join(p for p in (tag, _plain_text(owner, "description")) if p)
@@ -359,7 +386,7 @@ class AlarmReader:
             on_delay=_delay(fields, "on_delay"),
             off_delay=_delay(fields, "off_delay"),
             latch=fields.boolean("latch", False),
-            priority=_priority(fields, "priority", Priority.HIGH if high else Priority.MEDIUM),
+            priority=read_priority(fields, "priority", Priority.HIGH if high else Priority.MEDIUM),
             area=area,
             message_en=en or made[0],
             message_zh=zh or made[1],
@@ -406,29 +433,6 @@ class AlarmReader:
             fields.problem("kind", f'a bool tag cannot have a {kind} alarm (use kind = "digital")')
         return kind
 
-    @staticmethod
-    def _messages(fields: Fields) -> tuple[str, str]:
-        """The `message = { en = "...", zh_CN = "..." }` of an entry ('' where not given)."""
-        if "message" not in fields.table:
-            return "", ""
-        value = fields.table["message"]
-        if not isinstance(value, dict):
-            fields.wrong("message", 'a table { en = "...", zh_CN = "..." }')
-            return "", ""
-        sub = _LineFields(
-            fields.report, fields.file, fields.line("message"), f"{fields.context} message", value
-        )
-        sub.unknown(("en", "zh_CN"))
-        texts = []
-        for key in ("en", "zh_CN"):
-            text = sub.text(key, "") or ""
-            if key in value and not text.strip():
-                sub.problem(key, "must not be empty (leave it out for the generated text)")
-            texts.append(text.strip())
-        if sub.failed:
-            fields.failed = True
-        return texts[0], texts[1]
-
     def _check_order(self, read: list[tuple[AlarmDef, Fields]], fields: Fields) -> None:
         """HIHI above HI above LO above LOLO, for every pair of one tag's alarms."""
         rules = (
@@ -471,7 +475,7 @@ class AlarmReader:
             )
             return
         header = fields.file.table_line(f"{device}.alarms")  # a [DEVICE.alarms] table
-        cls = Fields if header else _LineFields
+        cls = Fields if header else LineFields
         header = header or fields.line("alarms")
         sub = cls(fields.report, fields.file, header, f"{fields.context} alarms", value)
         sub.unknown(DEVICE_ALARM_KEYS)
@@ -479,15 +483,15 @@ class AlarmReader:
         loss = sub.number("loss_above", LOSS_ABOVE)
         if loss is not None and not 0 < loss <= 100:
             sub.problem("loss_above", f"must be a percentage above 0 and at most 100, got {loss:g}")
-        offline_priority = _priority(sub, "offline_priority", Priority.HIGH)
-        loss_priority = _priority(sub, "loss_priority", Priority.MEDIUM)
+        offline_priority = read_priority(sub, "offline_priority", Priority.HIGH)
+        loss_priority = read_priority(sub, "loss_priority", Priority.MEDIUM)
         if sub.failed:
             fields.failed = True
             return
         source = SourceRef(fields.file.rel, header)
         offline_tag, loss_tag = link_tag_name(device, "online"), link_tag_name(device, "loss_pct")
         en, zh = default_messages(AlarmKind.OFFLINE, device, None, "")
-        self._add(
+        self.add(
             AlarmDef(
                 id=f"{offline_tag}.{AlarmKind.OFFLINE}",
                 tag=offline_tag,
@@ -502,7 +506,7 @@ class AlarmReader:
             sub,
         )
         en, zh = default_messages(AlarmKind.PACKET_LOSS, device, loss, "%")
-        self._add(
+        self.add(
             AlarmDef(
                 id=f"{loss_tag}.{AlarmKind.PACKET_LOSS}",
                 tag=loss_tag,
@@ -519,11 +523,12 @@ class AlarmReader:
 
     # -- both ------------------------------------------------------------------------------
 
-    def _add(self, alarm: AlarmDef, fields: Fields) -> None:
-        """Record an alarm whose id is new."""
+    def add(self, alarm: AlarmDef, fields: Fields, key: str | None = None) -> None:
+        """Record an alarm whose id is new; a duplicate is reported at `key` of `fields`."""
         first = self.alarms.get(alarm.id)
         if first is not None:
-            key = "name" if "name" in fields.table else "kind"
+            if key is None:
+                key = "name" if "name" in fields.table else "kind"
             fields.problem(
                 key,
                 f"duplicate alarm id {alarm.id!r} (first defined at {first.source}; "
@@ -542,13 +547,13 @@ class AlarmReader:
         for pending in self._pending:
             alarm, fields = pending.alarm, pending.fields
             if alarm.setpoint is not None:
-                problem = _reference(alarm.setpoint, tags, system)
+                problem = reference_problem(alarm.setpoint, tags, system)
                 if not problem and types.get(alarm.setpoint) in (DataType.BOOL, DataType.STRING):
                     problem = f"setpoint tag {alarm.setpoint!r} is not a number"
                 if problem:
                     fields.problem("setpoint", problem)
             for ref in sorted(pending.suppress_names):
-                problem = _reference(ref, tags, system)
+                problem = reference_problem(ref, tags, system)
                 if problem:
                     fields.problem("suppress", problem)
             if fields.failed:
@@ -556,7 +561,9 @@ class AlarmReader:
         self._pending.clear()
 
 
-def _reference(name: str, tags: Collection[str] | None, system: Collection[str] | None) -> str:
+def reference_problem(
+    name: str, tags: Collection[str] | None, system: Collection[str] | None
+) -> str:
     """What is wrong with a reference to a tag, or ''."""
     known = system if name.startswith("_") else tags
     if known is None or name in known:

@@ -8,15 +8,22 @@ headless at the station, several seats over a broker) will implement the same pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import concurrent.futures
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from drivers.base import LinkStats
+from hmi.alarms.engine import AlarmView, Principal
+from hmi.alarms.journal import query_journal
+from hmi.alarms.model import Transition
 from hmi.station import Station
 from hmi.tags import TagDef, Value
 
-__all__ = ["InProcessClient", "LinkStats", "RuntimeClient", "connect"]
+__all__ = ["AlarmView", "InProcessClient", "LinkStats", "Principal", "RuntimeClient", "connect"]
+
+T = TypeVar("T")
+Future = concurrent.futures.Future
 
 
 class RuntimeClient(Protocol):
@@ -43,6 +50,48 @@ class RuntimeClient(Protocol):
         """Link statistics per device."""
         ...
 
+    def active_alarms(self) -> list[AlarmView]:
+        """Every alarm not normal, most urgent first, then newest first."""
+        ...
+
+    def alarm_changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
+        """The alarm version now and the alarms changed after `version`."""
+        ...
+
+    def acknowledge(
+        self, who: Principal, ids: Iterable[str], comment: str = ""
+    ) -> Future[list[str]]:
+        """Acknowledge alarms; the texts of those refused, or PermissionDenied (nothing changed)."""
+        ...
+
+    def shelve(
+        self, who: Principal, alarm_id: str, reason: str, duration: float, *, one_shot: bool = False
+    ) -> Future[None]:
+        """Shelve an alarm for `duration` seconds with a reason."""
+        ...
+
+    def unshelve(self, who: Principal, alarm_id: str) -> Future[None]:
+        """End a shelve now."""
+        ...
+
+    def reset_alarm(self, who: Principal, alarm_id: str) -> Future[None]:
+        """Reset a latched alarm."""
+        ...
+
+    def remove_from_service(self, who: Principal, alarm_id: str, reason: str) -> Future[None]:
+        """Take an alarm out of service with a reason."""
+        ...
+
+    def return_to_service(self, who: Principal, alarm_id: str) -> Future[None]:
+        """Return an out-of-service alarm to service."""
+        ...
+
+    def alarm_journal(
+        self, start: float | None = None, end: float | None = None, **filters: Any
+    ) -> Future[list[Transition]]:
+        """Journaled transitions in [start, end), filtered as `query_journal` allows."""
+        ...
+
     def close(self) -> None:
         """Release the connection (an embedded station is stopped)."""
         ...
@@ -54,6 +103,13 @@ class InProcessClient:
     def __init__(self, station: Station) -> None:
         self.station = station  # the embedded station, for tools and tests (never for screens)
         self._runtime = station.runtime
+        self._alarms = station.alarms
+        # requests that may wait (journal back-pressure, database queries) leave the caller's
+        # thread; one worker keeps one person's requests in the order they were made
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="conduit-client")
+
+    def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        return self._pool.submit(fn, *args, **kwargs)
 
     @property
     def project_name(self) -> str:
@@ -76,8 +132,56 @@ class InProcessClient:
         """Link statistics per device."""
         return self._runtime.link_stats()
 
+    def active_alarms(self) -> list[AlarmView]:
+        """Every alarm not normal, most urgent first, then newest first."""
+        return self._alarms.active()
+
+    def alarm_changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
+        """The alarm version now and the alarms changed after `version`."""
+        return self._alarms.changes_since(version)
+
+    def acknowledge(
+        self, who: Principal, ids: Iterable[str], comment: str = ""
+    ) -> Future[list[str]]:
+        """Acknowledge alarms; the future gives the texts of those refused."""
+        return self._submit(self._alarms.ack, who, list(ids), comment)
+
+    def shelve(
+        self, who: Principal, alarm_id: str, reason: str, duration: float, *, one_shot: bool = False
+    ) -> Future[None]:
+        """Shelve an alarm for `duration` seconds with a reason."""
+        return self._submit(self._alarms.shelve, who, alarm_id, reason, duration, one_shot=one_shot)
+
+    def unshelve(self, who: Principal, alarm_id: str) -> Future[None]:
+        """End a shelve now."""
+        return self._submit(self._alarms.unshelve, who, alarm_id)
+
+    def reset_alarm(self, who: Principal, alarm_id: str) -> Future[None]:
+        """Reset a latched alarm."""
+        return self._submit(self._alarms.reset, who, alarm_id)
+
+    def remove_from_service(self, who: Principal, alarm_id: str, reason: str) -> Future[None]:
+        """Take an alarm out of service with a reason."""
+        return self._submit(self._alarms.remove_from_service, who, alarm_id, reason)
+
+    def return_to_service(self, who: Principal, alarm_id: str) -> Future[None]:
+        """Return an out-of-service alarm to service."""
+        return self._submit(self._alarms.return_to_service, who, alarm_id)
+
+    def alarm_journal(
+        self, start: float | None = None, end: float | None = None, **filters: Any
+    ) -> Future[list[Transition]]:
+        """Journaled transitions in [start, end), filtered as `query_journal` allows."""
+        journal = self.station.journal
+        if journal is None:
+            future: Future[list[Transition]] = Future()
+            future.set_exception(RuntimeError("the alarm journal is not open"))
+            return future
+        return self._submit(query_journal, journal.engine, start, end, **filters)
+
     def close(self) -> None:
         """Stop the embedded station."""
+        self._pool.shutdown(wait=True)
         self.station.stop()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from drivers.base import DeviceConfig
 from hmi.alarm_config import AlarmDef
+from hmi.diagnostics_config import DiagnosticsSettings
 from hmi.expressions import Expression
 from hmi.history_config import HistorySettings
 from hmi.projectfiles import Problem, ProjectError, Report, did_you_mean
@@ -64,6 +65,8 @@ class Project:
     publish: PublishConfig | None = None  # [publish]: re-publish tags to an MQTT broker
     history: HistorySettings = field(default_factory=HistorySettings)  # [history]
     alarms: dict[str, AlarmDef] = field(default_factory=dict)  # alarm id -> definition
+    # data-quality checks, plausibility rules and leak segments ([[check]], [[segment]])
+    diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     # input tag name -> calc tags to recompute when it changes, in computation order
     dependents: dict[str, list[str]] = field(init=False, repr=False, compare=False)
     _calc_order: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -157,6 +160,7 @@ def load_project(path: str | Path) -> Project:
         publish=loader.publish,
         history=loader.history,
         alarms=loader.alarms.alarms,
+        diagnostics=loader.diagnostics,
     )
 
 

@@ -18,13 +18,15 @@ import drivers
 from drivers.address import Address, AddressError, split
 from drivers.base import DeviceConfig, Driver
 from hmi.alarm_config import AlarmReader
+from hmi.diagnostics_config import DiagnosticsSettings
+from hmi.diagnostics_read import DiagnosticsReader
 from hmi.expressions import Expression, ExpressionError, compile_expression
 from hmi.history_config import HistorySettings, read_history, read_tag_history
 from hmi.projectfiles import Fields, Report, TomlFile, did_you_mean, finite_number
 from hmi.publish_config import PUBLISHER_DEVICE, PUBLISHER_FIELDS, PublishConfig, read_publish
 from hmi.tags import LINK_FIELDS, TAG_NAME, DataType, SourceRef, TagDef, link_tag_name
 
-__all__ = ["DEFAULT_SCAN", "DEVICE_KEYS", "TAG_KEYS", "Loader"]
+__all__ = ["DEFAULT_SCAN", "DEVICE_KEYS", "PROJECT_KEYS", "TAG_KEYS", "Loader"]
 
 DEFAULT_SCAN: dict[str, float] = {"fast": 0.25, "normal": 1.0, "slow": 10.0}
 DEVICE_KEYS = ("driver", "host", "port", "timeout", "simulate", "alarms")
@@ -44,7 +46,9 @@ TAG_KEYS = (
     "writable",
     "history",
     "alarms",
+    "checks",
 )
+PROJECT_KEYS = ("project", "scan", "publish", "history", "check", "segment")
 _TYPE_NAMES = tuple(t.value for t in DataType)
 _TYPES = ", ".join(_TYPE_NAMES)
 _DEVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -77,6 +81,9 @@ class Loader:
         self.history = HistorySettings()
         self._publish_fields: Fields | None = None  # [publish], checked once devices are known
         self.alarms = AlarmReader(report)  # alarms of devices and tags; `.alarms` when valid
+        self.diagnostics_reader = DiagnosticsReader(report, self.alarms)
+        self.diagnostics = DiagnosticsSettings()  # checks, rules and segments, once loaded
+        self._project_file: TomlFile | None = None  # [[check]], [[segment]]: read after tags
 
     @property
     def publish_declared(self) -> bool:
@@ -95,7 +102,7 @@ class Loader:
         self.check_alarms()
 
     def check_alarms(self) -> None:
-        """Alarm setpoints and suppress conditions name known tags (once all are read)."""
+        """Alarms, checks, rules and segments name known tags (once all tags are read)."""
         system: list[str] | None = None
         if self.devices_known:
             system = [link_tag_name(d, f) for d in self.device_drivers for f, *_ in LINK_FIELDS]
@@ -104,6 +111,10 @@ class Loader:
         types = {name: tag.type for name, tag in self.tags.items()}
         tags = self.tag_sources if self.tags_known else None
         self.alarms.check(tags, types, system)
+        if self._project_file is not None:
+            self.diagnostics_reader.read_project(self._project_file, self.tags, tags)
+        self.diagnostics_reader.check(tags, system)
+        self.diagnostics = self.diagnostics_reader.settings()
 
     # -- drivers -----------------------------------------------------------------------
 
@@ -154,8 +165,9 @@ class Loader:
         if file.data is None:
             self.scan_known = False
             return
+        self._project_file = file
         top = Fields(self.report, file, 0, "", file.data)
-        top.unknown(("project", "scan", "publish", "history"))
+        top.unknown(PROJECT_KEYS)
         if isinstance(history := file.data.get("history"), dict):
             self.history = read_history(
                 Fields(self.report, file, file.table_line("history"), "[history]", history)
@@ -358,6 +370,7 @@ class Loader:
             history_max_interval=recording.max_interval,
             source=SourceRef(file.rel, header),
         )
+        self.diagnostics_reader.read_tag(fields, name, tag)
         if name is not None and not fields.failed:
             self.tags[name] = tag
 

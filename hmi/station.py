@@ -14,12 +14,15 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from drivers.base import DeviceConfig
 from hmi.alarms.engine import AlarmEngine
 from hmi.alarms.journal import Journal
 from hmi.alarms.system import system_alarms
 from hmi.control import ControlServer, Handler
 from hmi.db import create_all, open_database
+from hmi.diagnostics.service import DiagnosticsService
 from hmi.history.answers import ANSWERS
 from hmi.history.backup import backup_station, backup_summary
 from hmi.history.service import HistoryService, history_path, history_tag_defs
@@ -68,12 +71,18 @@ class Station:
         self.simulation = SimulationHost(project, speed=sim_speed) if simulate else None
         devices = runtime_devices(project, self.data_dir)
         self.runtime = Runtime(project, devices)
+        self.diagnostics = DiagnosticsService(
+            project.diagnostics, self.runtime.tags, self.runtime.store.get, devices=project.devices
+        )
+        self.runtime.add_system_tags(self.diagnostics.tag_defs(), self.diagnostics.evaluate)
+        self.runtime.subscribe(self.diagnostics.on_changes)
         self.history = HistoryService(
             history_path(self.data_dir, project.name), self.runtime.tags, project.history
         )
         self.runtime.add_system_tags(history_tag_defs(), self.history.diagnostics)
         self.runtime.subscribe(self.history.on_changes)
         self.journal: Journal | None = None  # opened by start
+        self.database: Engine | None = None  # the relational store, opened by start
         alarms = {**project.alarms, **system_alarms(publisher=project.publish is not None)}
         self.alarms = AlarmEngine(alarms, None, self.runtime.store.get)
         self.runtime.subscribe(self.alarms.on_changes)
@@ -161,25 +170,30 @@ class Station:
         log.info("station %s started (%d tags)", self.project.name, len(self.runtime.tags))
 
     def _open_journal(self) -> None:
-        """Open the relational store and the alarm journal on it."""
+        """Open the relational store, the alarm journal and the diagnostics records on it."""
         database = open_database(None, self.data_dir)
         try:
             create_all(database)
         except Exception as exc:
             database.dispose()
             raise StationError(f"cannot open the alarm journal in {self.data_dir}: {exc}") from None
-        self._database = database
+        self.database = database
         self.journal = self.alarms.journal = Journal(database)
+        self.diagnostics.start(database)
 
     def _close_journal(self) -> None:
         if self.journal is not None:
+            self.diagnostics.stop()
             self.journal.close()
-            self._database.dispose()
+            if self.database is not None:
+                self.database.dispose()
+                self.database = None
             self.journal = self.alarms.journal = None
 
     def stop(self) -> None:
         """Stop the control endpoint, the publisher (if any), the runtime, then the simulators."""
         self.control.stop()
+        self.diagnostics.stop()  # first: links closing at the stop are no outages
         self.alarms.stop()
         if self.publisher is not None:
             self.publisher.stop()

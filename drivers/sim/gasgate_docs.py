@@ -6,6 +6,7 @@ Pure functions of `drivers.sim.gasgate_points`, `drivers.sim.gasgate` (sizes and
 
 from __future__ import annotations
 
+from drivers.sim.demo_alarms import alarms_markdown
 from drivers.sim.gasgate import GasGateConfig
 from drivers.sim.gasgate_points import (
     DEMO_OPCUA_PORT,
@@ -132,6 +133,14 @@ def gas_station_markdown() -> str:
     out += ["## Derived tags of the demo project\n", "| Tag | Expression | Unit | Description |"]
     out.append("|---|---|---|---|")
     out += [f"| `{d.name}` | `{d.expr}` | {d.unit} | {d.description} |" for d in GAS_DERIVED]
+    out.append("")
+    out.append("## Alarms of the demo project\n")
+    out.append(
+        "Written into `resources/demo/tags/gasgate.toml` from `drivers/sim/demo_alarms.py`; at "
+        "normal operation none of them fires. The simulator has no gas detector point."
+    )
+    out.append("")
+    out += alarms_markdown([*(p.name for p in GAS_POINTS), *(d.name for d in GAS_DERIVED)])
     out.append("")
     out.append(
         "Attribute: the attribute of `GasGate` (`drivers/sim/gasgate.py`) the point reflects."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from drivers.sim.demo_alarms import alarm_lines, alarms_markdown, check_lines
 from drivers.sim.registers import (
     DEMO_BASE_PORT,
     METER_UNIT,
@@ -59,6 +60,15 @@ def _derived() -> tuple[Derived, ...]:
                 f"{ss}.TT202 - {ss}.TT302",
                 "Exchanger approach: primary return − secondary return",
                 "K",
+            )
+        )
+        out.append(
+            Derived(
+                f"{ss}.DP1",
+                f"{ss}.PT201 - {ss}.PT202",
+                "Primary differential pressure, supply − return",
+                "bar",
+                2,
             )
         )
     out += [
@@ -133,6 +143,8 @@ def demo_tags_toml() -> str:
             lines.append(f"decimals = {reg.decimals}")
         if reg.writable:
             lines.append("writable = true")
+        lines += check_lines(reg.name)
+        lines += alarm_lines(reg.name)
         lines.append("")
     for d in DERIVED:
         lines += [
@@ -143,6 +155,7 @@ def demo_tags_toml() -> str:
             f"unit = {_toml_str(d.unit)}",
             'type = "float"',
             f"decimals = {d.decimals}",
+            *alarm_lines(d.name),
             "",
         ]
     return "\n".join(lines)
@@ -295,6 +308,14 @@ def register_map_markdown() -> str:
     out.append("|---|---|---|---|")
     for d in DERIVED:
         out.append(f"| `{d.name}` | `{d.expr}` | {d.unit} | {d.description} |")
+    out.append("")
+    out.append("## Alarms of the demo project\n")
+    out.append(
+        "Written into `resources/demo/tags.toml` from `drivers/sim/demo_alarms.py`; at normal "
+        "operation none of them fires."
+    )
+    out.append("")
+    out += alarms_markdown([*(r.name for r in REGISTERS), *(d.name for d in DERIVED)])
     out.append("")
     out.append(
         "Plant attribute: the attribute of `Plant.station(<station>)` the point reflects "

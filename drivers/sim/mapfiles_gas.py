@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from drivers.sim.demo_alarms import alarm_lines
 from drivers.sim.gasgate_points import (
     DEMO_OPCUA_PORT,
     DEVICE,
@@ -112,7 +113,7 @@ def _tag(
         lines.append(f"decimals = {decimals}")
     if writable:
         lines.append("writable = true")
-    return [*lines, ""]
+    return [*lines, *alarm_lines(name), ""]
 
 
 def _derived(items: Iterable[Derived]) -> list[str]:
@@ -122,7 +123,7 @@ def _derived(items: Iterable[Derived]) -> list[str]:
         lines += [f"expr = {_s(d.expr)}"]
         if d.unit:
             lines.append(f"unit = {_s(d.unit)}")
-        lines += ['type = "float"', f"decimals = {d.decimals}", ""]
+        lines += ['type = "float"', f"decimals = {d.decimals}", *alarm_lines(d.name), ""]
     return lines
 
 

@@ -13,6 +13,7 @@ refused request raises `PermissionDenied` and changes and journals nothing.
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ from typing import Protocol
 from hmi.alarm_config import AlarmDef
 from hmi.alarms.conditions import Condition, ConditionDef
 from hmi.alarms.model import AlarmKind, AlarmState, Priority, Transition
-from hmi.alarms.state import Alarm, Outcome
+from hmi.alarms.state import UNCHANGED, Alarm, Outcome
 from hmi.expressions import Expression, compile_expression
 from hmi.tags import Quality, Value
 
@@ -51,9 +52,9 @@ _CONDITION_KINDS = {
     AlarmKind.SPIKE: AlarmKind.DIGITAL,
     AlarmKind.RANGE: AlarmKind.DIGITAL,
     AlarmKind.PLAUSIBILITY: AlarmKind.DIGITAL,
-    AlarmKind.LEAK: AlarmKind.HI,  # `_leak.SEG.rate` above 0: the estimated loss
+    # `_leak.SEG.rate` not 0 (as a digital: the alarm's value is the estimated loss)
+    AlarmKind.LEAK: AlarmKind.DIGITAL,
 }
-_NO_LIMIT = frozenset({AlarmKind.LEAK})  # a limit of the evaluation, not one to show
 
 
 class Principal(Protocol):
@@ -117,7 +118,7 @@ class AlarmView:
             return message.replace("{value", "{?").replace("{limit", "{?")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: kept in the set of alarms due
 class _Watch:
     definition: AlarmDef
     alarm: Alarm
@@ -164,6 +165,7 @@ class AlarmEngine:
         }
         self.version = 0
         self._changed: dict[str, int] = {}  # alarm id -> version of its last change
+        self._due: set[_Watch] = set()  # alarms with a delay running or a shelf to end
         self.evaluations = 0  # condition evaluations, for benchmarks
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -206,8 +208,7 @@ class AlarmEngine:
             latch=d.latch,
         )
         suppress = compile_expression(d.suppress) if d.suppress else None
-        limit = None if d.kind in _NO_LIMIT else condition.limit
-        watch = _Watch(d, alarm, condition, suppress, limit)
+        watch = _Watch(d, alarm, condition, suppress, condition.limit)
         self._watches[d.id] = watch
         self._by_tag.setdefault(d.input or d.tag, []).append(watch)
         if d.setpoint:
@@ -250,22 +251,35 @@ class AlarmEngine:
         cond = watch.condition
         in_alarm = cond.evaluate(value.value, value.quality, ts, setpoint)
         self.evaluations += 1
-        return watch.alarm.update(in_alarm, now, cond.measured, watch.limit)
+        outcome = watch.alarm.update(in_alarm, now, cond.measured, watch.limit)
+        if outcome is not UNCHANGED:
+            self._track(watch)
+        return outcome
+
+    def _track(self, watch: _Watch) -> None:
+        """Keep `watch` in the set `tick` looks at while it has something due."""
+        if watch.alarm.due_at() < math.inf:
+            self._due.add(watch)
+        else:
+            self._due.discard(watch)
 
     def _suppress(self, watch: _Watch, now: float) -> Outcome:
         expr = watch.suppress
         assert expr is not None
         result, quality, _ = expr.evaluate(self._read)
-        return watch.alarm.suppress(quality is not Quality.BAD and bool(result), now)
+        outcome = watch.alarm.suppress(quality is not Quality.BAD and bool(result), now)
+        self._track(watch)
+        return outcome
 
     def tick(self, now: float | None = None) -> None:
         """Fire elapsed on/off delays and end expired shelves (call about once a second)."""
         now = self._clock() if now is None else now
         out: list[Transition] = []
         with self._lock:
-            for watch in self._watches.values():
+            for watch in list(self._due):
                 if watch.alarm.due_at() <= now:
                     out.extend(watch.alarm.tick(now))
+                    self._track(watch)
             self._publish(out)
 
     def _publish(self, transitions: list[Transition]) -> None:
@@ -306,6 +320,7 @@ class AlarmEngine:
             refused: list[str] = []
             for watch in watches:
                 outcome = act(watch.alarm, now)
+                self._track(watch)
                 out.extend(outcome)
                 if not outcome.ok:
                     refused.append(outcome.refused)

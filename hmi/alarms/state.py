@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from hmi.alarms.model import AlarmState, Event, Priority, Transition
 
-__all__ = ["Alarm", "AlarmRefused", "Outcome", "Removal", "Shelf"]
+__all__ = ["UNCHANGED", "Alarm", "AlarmRefused", "Outcome", "Removal", "Shelf"]
 
 
 class AlarmRefused(Exception):
@@ -66,6 +66,10 @@ class Outcome(list[Transition]):
         if self.refused:
             raise AlarmRefused(self.refused)
         return self
+
+
+UNCHANGED = Outcome()
+"""What `Alarm.update` returns when nothing changed and nothing waits (shared: never mutate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +208,7 @@ class Alarm:
         if in_alarm == raw and raw == self._condition and self._shelf is None:
             # the common case: no change, no delay running, no shelf to expire
             self._value, self._limit = value, limit
-            return Outcome()
+            return UNCHANGED
         out = self._advance(now)
         self._value, self._limit = value, limit
         if in_alarm != self._raw:

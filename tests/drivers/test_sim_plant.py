@@ -363,7 +363,7 @@ def test_generated_files_are_committed() -> None:
 
 def test_demo_project_files_parse() -> None:
     project = tomllib.loads((ROOT / "resources/demo/project.toml").read_text(encoding="utf-8"))
-    assert set(project) == {"project", "scan"}
+    assert set(project) == {"project", "scan", "check", "segment"}
     devices = tomllib.loads(demo_devices_toml())
     heating = ["PLC_HS1", "PLC_SS1", "PLC_SS2", "PLC_SS3", "PLC_SS4"]
     assert list(devices) == [*heating, "GS1", "BROKER1"]
