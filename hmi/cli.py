@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hmi.cli_alarms import add_alarm_commands
+from hmi.cli_diagnostics import add_diagnostics_commands
 from hmi.cli_history import add_history_commands
 from hmi.project import ProjectError, check_project, load_project
 from hmi.secrets import SecretsError, delete_password, set_password
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sim)
     add_history_commands(sub)
     add_alarm_commands(sub)
+    add_diagnostics_commands(sub)
     return parser
 
 

@@ -55,7 +55,7 @@ def _active(args: argparse.Namespace) -> int:
         name = Priority(v["priority"]).name.lower()
         print(
             f"  {name:<7} {v['state']:<14} {v['id']:<40} {_stamp(v['since'])}  "
-            f"{v['message_zh'] if args.zh else v['message_en']}"
+            f"{v['text_zh'] if args.zh else v['text_en']}"
         )
     return 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from drivers.base import LinkStats
+from hmi.alarm_config import AlarmDef
 from hmi.alarms.engine import AlarmView, Principal
 from hmi.alarms.journal import query_journal
 from hmi.alarms.model import Transition
@@ -84,6 +85,12 @@ class RuntimeClient(Protocol):
 
     def return_to_service(self, who: Principal, alarm_id: str) -> Future[None]:
         """Return an out-of-service alarm to service."""
+        ...
+
+    def edit_alarm(
+        self, who: Principal, alarm_id: str, field: str, value: Any, comment: str = ""
+    ) -> Future[AlarmDef]:
+        """Change a limit, deadband, delay, latch or priority now and in the project files."""
         ...
 
     def alarm_journal(
@@ -167,6 +174,12 @@ class InProcessClient:
     def return_to_service(self, who: Principal, alarm_id: str) -> Future[None]:
         """Return an out-of-service alarm to service."""
         return self._submit(self._alarms.return_to_service, who, alarm_id)
+
+    def edit_alarm(
+        self, who: Principal, alarm_id: str, field: str, value: Any, comment: str = ""
+    ) -> Future[AlarmDef]:
+        """Change a limit, deadband, delay, latch or priority now and in the project files."""
+        return self._submit(self._alarms.edit, who, alarm_id, field, value, comment)
 
     def alarm_journal(
         self, start: float | None = None, end: float | None = None, **filters: Any

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from drivers.base import DeviceConfig
+from hmi.alarm_edit import set_alarm_field
 from hmi.alarms.engine import AlarmEngine
 from hmi.alarms.journal import Journal
 from hmi.alarms.system import system_alarms
@@ -84,7 +85,12 @@ class Station:
         self.journal: Journal | None = None  # opened by start
         self.database: Engine | None = None  # the relational store, opened by start
         alarms = {**project.alarms, **system_alarms(publisher=project.publish is not None)}
-        self.alarms = AlarmEngine(alarms, None, self.runtime.store.get)
+        self.alarms = AlarmEngine(
+            alarms,
+            None,
+            self.runtime.store.get,
+            persist=lambda alarm, field, value: set_alarm_field(project.root, alarm, field, value),
+        )
         self.runtime.subscribe(self.alarms.on_changes)
         self.control = ControlServer(self.data_dir, project.name, self._control_handlers())
         self.publisher: Publisher | None = None
@@ -113,7 +119,10 @@ class Station:
 
         handlers = {op: on_history(answer) for op, answer in ANSWERS.items()}
         handlers["station.backup"] = self._backup
-        handlers["alarms.active"] = lambda args: [asdict(v) for v in self.alarms.active()]
+        handlers["alarms.active"] = lambda args: [
+            {**asdict(v), "text_en": v.text("en"), "text_zh": v.text("zh_CN")}
+            for v in self.alarms.active()
+        ]
         handlers["station.status"] = lambda args: {
             "project": self.project.name,
             "pid": os.getpid(),

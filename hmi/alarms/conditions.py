@@ -89,6 +89,10 @@ class Condition:
         self._plain = self._high or definition.kind in _LOW_KINDS
         self._limit, self._deadband = definition.limit, definition.deadband
 
+    def carry_over(self, old: Condition) -> None:
+        """Continue from `old`'s state (in alarm, last measured, rate baseline) after an edit."""
+        self._in_alarm, self._measured, self._previous = old._in_alarm, old._measured, old._previous
+
     @property
     def in_alarm(self) -> bool:
         """True while the raw condition is in alarm (before on/off delays)."""

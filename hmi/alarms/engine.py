@@ -19,17 +19,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from hmi.alarm_config import AlarmDef
 from hmi.alarms.conditions import Condition, ConditionDef
-from hmi.alarms.model import AlarmKind, AlarmState, Priority, Transition
+from hmi.alarms.model import AlarmKind, AlarmState, Event, Priority, Transition
 from hmi.alarms.state import UNCHANGED, Alarm, Outcome
 from hmi.expressions import Expression, compile_expression
 from hmi.tags import Quality, Value
 
 __all__ = [
     "ACKNOWLEDGE",
+    "EDIT_LIMITS",
     "SHELVE",
     "AlarmEngine",
     "AlarmView",
@@ -40,6 +41,7 @@ __all__ = [
 
 ACKNOWLEDGE = "acknowledge"
 SHELVE = "shelve"  # also unshelve, out of service and back
+EDIT_LIMITS = "edit_limits"  # limits, deadbands, delays, latching and priority at run time
 RESET = ACKNOWLEDGE
 MAX_SHELVE = 8 * 3600.0  # seconds: at most a shift
 
@@ -76,6 +78,10 @@ class PermissionDenied(Exception):
 
 class RequestRefused(Exception):
     """The request does not fit the alarm's state (e.g. acknowledging a normal alarm)."""
+
+
+Persist = Callable[[AlarmDef, str, Any], None]
+"""Writes one changed alarm field to the project files; raises (e.g. ProjectError) to refuse."""
 
 
 class Journal(Protocol):
@@ -140,8 +146,10 @@ class AlarmEngine:
         host: str | None = None,
         clock: Callable[[], float] = time.time,
         max_shelve: float = MAX_SHELVE,
+        persist: Persist | None = None,
     ) -> None:
         self.journal = journal  # where transitions go; None: nowhere (tests, tools)
+        self.persist = persist  # where edited fields are written; None: memory only
         self._read = read
         self._clock = clock
         self.host = host if host is not None else socket.gethostname()
@@ -189,15 +197,7 @@ class AlarmEngine:
             self._ticker.join(10)
 
     def _add(self, d: AlarmDef) -> None:
-        kind = _CONDITION_KINDS.get(d.kind, d.kind)
-        condition = Condition(
-            ConditionDef(
-                kind=kind,
-                limit=d.limit or 0.0,
-                deadband=d.deadband,
-                alarm_state=False if d.kind is AlarmKind.OFFLINE else d.state,
-            )
-        )
+        condition = _carry(None, d)
         alarm = Alarm(
             id=d.id,
             tag=d.tag,
@@ -382,6 +382,50 @@ class AlarmEngine:
             )
         )
 
+    def edit(
+        self, who: Principal, alarm_id: str, field: str, value: Any, comment: str = ""
+    ) -> AlarmDef:
+        """Change a limit, deadband, delay, latch or priority now and in the project files.
+
+        The change is checked, written to the project (`persist`) and only then applied; it is
+        journaled as an `edit` with the old and new value. RequestRefused says why not.
+        """
+        with self._lock:
+            watch = self._watch(alarm_id)
+            d = watch.definition
+            if not who.may(EDIT_LIMITS, d.area):
+                raise PermissionDenied(f"{who.name} may not {EDIT_LIMITS} in area {d.area!r}")
+        new = _edited(d, field, value)
+        if self.persist is not None:
+            try:
+                self.persist(d, field, getattr(new, field))
+            except Exception as exc:  # the files' own rules (order of limits, types...)
+                raise RequestRefused(str(exc)) from None
+        now = self._clock()
+        with self._lock:
+            condition = _carry(watch.condition, new)
+            alarm = watch.alarm
+            alarm.on_delay, alarm.off_delay = new.on_delay, new.off_delay
+            alarm.latch, alarm.priority = new.latch, new.priority
+            watch.definition, watch.condition, watch.limit = new, condition, condition.limit
+            note = f"{field}: {_shown(getattr(d, field))} -> {_shown(getattr(new, field))}"
+            edit = Transition(
+                ts=now,
+                alarm=d.id,
+                event=Event.EDIT,
+                state=alarm.state,
+                priority=new.priority,
+                area=d.area,
+                tag=d.tag,
+                limit=condition.limit,
+                user=who.name,
+                comment=f"{note} ({comment})" if comment else note,
+            )
+            out: list[Transition] = [edit]
+            out.extend(self._evaluate(watch, self._read(new.input or new.tag), now))
+            self._publish(out)
+        return new
+
     @staticmethod
     def _single(refused: list[str]) -> None:
         if refused:
@@ -431,3 +475,58 @@ class AlarmEngine:
             shelved_by=shelf.user if shelf is not None else "",
             shelved_until=shelf.until if shelf is not None else None,
         )
+
+
+_FIELDS = ("limit", "deadband", "on_delay", "off_delay", "latch", "priority")
+
+
+def _edited(d: AlarmDef, field: str, value: Any) -> AlarmDef:
+    """The definition with one field changed, or RequestRefused when the value cannot be."""
+    if field not in _FIELDS:
+        raise RequestRefused(f"{field!r} cannot be changed at run time ({', '.join(_FIELDS)})")
+    new: Any
+    try:
+        if field == "latch":
+            if not isinstance(value, bool):
+                raise ValueError(f"expected true or false, got {value!r}")
+            new = value
+        elif field == "priority":
+            new = value if isinstance(value, Priority) else Priority[str(value).upper()]
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"expected a number, got {value!r}")
+            new = float(value)
+            if not math.isfinite(new) or (field != "limit" and new < 0):
+                raise ValueError(f"must be a finite number{'' if field == 'limit' else ' >= 0'}")
+            if field == "limit" and d.limit is None:
+                raise ValueError(f"a {d.kind} alarm has no limit")
+        changes: dict[str, Any] = {field: new}
+        edited = replace(d, **changes)
+        _carry(None, edited)  # the condition's own rules (deadband within a deviation limit...)
+    except (ValueError, KeyError) as exc:
+        raise RequestRefused(f"{d.id} {field}: {exc}") from None
+    return edited
+
+
+def _carry(old: Condition | None, d: AlarmDef) -> Condition:
+    """A condition for the edited definition that keeps the old one's state."""
+    kind = _CONDITION_KINDS.get(d.kind, d.kind)
+    condition = Condition(
+        ConditionDef(
+            kind=kind,
+            limit=d.limit or 0.0,
+            deadband=d.deadband,
+            alarm_state=False if d.kind is AlarmKind.OFFLINE else d.state,
+        )
+    )
+    if old is not None:
+        condition.carry_over(old)
+    return condition
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Priority):
+        return value.name.lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -75,6 +75,7 @@ class Event(StrEnum):
     REMOVE_FROM_SERVICE = "remove_from_service"
     RETURN_TO_SERVICE = "return_to_service"
     RESET = "reset"  # a latched alarm reset by a person
+    EDIT = "edit"  # an engineer changed a limit, delay or priority (comment: old -> new)
 
 
 @dataclass(frozen=True, slots=True)

@@ -382,3 +382,34 @@ def test_a_deviation_deadband_above_its_limit_is_refused(tmp_path: Path) -> None
     assert any(
         "tags/dev.toml:4:" in p and "deadband: 3 is above the limit 2" in p for p in found
     ), found
+
+
+def test_a_run_time_edit_through_the_engine_is_written_and_refusals_name_file_and_line(
+    tmp_path: Path,
+) -> None:
+    from hmi.alarms.engine import EDIT_LIMITS, AlarmEngine, RequestRefused
+    from hmi.tags import Value
+
+    root = good(tmp_path)
+    project = load_project(root)
+
+    class Engineer:
+        name = "zhang.min"
+
+        def may(self, permission: str, area: str) -> bool:
+            return permission == EDIT_LIMITS
+
+    engine = AlarmEngine(
+        project.alarms,
+        None,
+        lambda name: Value.initial(),
+        persist=lambda alarm, field, value: set_alarm_field(root, alarm, field, value),
+    )
+    engine.edit(Engineer(), "HS1.TT101.hi", "limit", 97.5)
+    assert load_project(root).alarms["HS1.TT101.hi"].limit == 97.5
+    assert "limit = 97.5, priority" in (root / "tags.toml").read_text(encoding="utf-8")
+    before = (root / "tags.toml").read_bytes()
+    with pytest.raises(RequestRefused, match=r"tags\.toml:\d+.*must be above the hi limit 97\.5"):
+        engine.edit(Engineer(), "HS1.TT101.hihi", "limit", 90)
+    assert (root / "tags.toml").read_bytes() == before
+    assert engine.view("HS1.TT101.hihi").limit == 110

@@ -9,6 +9,7 @@ import pytest
 from hmi.alarm_config import AlarmDef
 from hmi.alarms.engine import (
     ACKNOWLEDGE,
+    EDIT_LIMITS,
     SHELVE,
     AlarmEngine,
     PermissionDenied,
@@ -191,3 +192,60 @@ def test_clients_pull_what_changed(setup) -> None:
     version, changed = engine.changes_since(version)
     assert [v.id for v in changed] == ["SS1.FT201.lo"]
     assert engine.changes_since(version) == (version, [])
+
+
+ENGINEER = Person("zhang.min", {EDIT_LIMITS: {"HS1"}})
+
+
+def test_an_engineer_edits_a_limit_and_it_applies_at_once(setup) -> None:
+    engine, plant, journal = setup
+    written: list[tuple[str, str, object]] = []
+    engine.persist = lambda alarm, field, value: written.append((alarm.id, field, value))
+    plant.set(engine, "HS1.TT101", 97.0)
+    plant.now += 5
+    engine.tick()
+    assert engine.view("HS1.TT101.hi").active
+    new = engine.edit(ENGINEER, "HS1.TT101.hi", "limit", 100, "summer operation")
+    assert new.limit == 100.0 and written == [("HS1.TT101.hi", "limit", 100.0)]
+    view = engine.view("HS1.TT101.hi")
+    assert view.limit == 100.0 and not view.active, "97 is below the new limit: cleared at once"
+    edit = next(t for t in journal.records if t.event is Event.EDIT)
+    assert (edit.user, edit.comment) == ("zhang.min", "limit: 95 -> 100 (summer operation)")
+    assert journal.records[-1].event is Event.CLEAR
+    engine.edit(ENGINEER, "HS1.TT101.hi", "priority", "urgent")
+    engine.edit(ENGINEER, "HS1.TT101.hi", "on_delay", 0)
+    plant.set(engine, "HS1.TT101", 101.0)  # no delay any more, urgent now
+    assert journal.records[-1].event is Event.ACTIVATE
+    assert journal.records[-1].priority is Priority.URGENT
+
+
+@pytest.mark.parametrize(
+    ("who", "field", "value", "error", "message"),
+    [
+        (OPERATOR, "limit", 100, PermissionDenied, "li.wei may not edit_limits in area 'HS1'"),
+        (ENGINEER, "message", "x", RequestRefused, "'message' cannot be changed at run time"),
+        (ENGINEER, "limit", "hot", RequestRefused, "expected a number, got 'hot'"),
+        (ENGINEER, "on_delay", -1, RequestRefused, "must be a finite number >= 0"),
+        (ENGINEER, "priority", "extreme", RequestRefused, "priority"),
+        (ENGINEER, "latch", 1, RequestRefused, "expected true or false"),
+    ],
+)
+def test_edits_that_are_refused_change_nothing(setup, who, field, value, error, message) -> None:
+    engine, _, journal = setup
+    engine.persist = lambda *args: pytest.fail("a refused edit must not reach the files")
+    before = engine.view("HS1.TT101.hi")
+    with pytest.raises(error, match=message):
+        engine.edit(who, "HS1.TT101.hi", field, value)
+    assert engine.view("HS1.TT101.hi") == before and journal.records == []
+
+
+def test_an_edit_the_project_files_refuse_is_not_applied(setup) -> None:
+    engine, _, journal = setup
+
+    def refuse(alarm: AlarmDef, field: str, value: object) -> None:
+        raise ValueError("tags.toml:12: limit: hi limit 130 must be below the hihi limit 120")
+
+    engine.persist = refuse
+    with pytest.raises(RequestRefused, match="must be below the hihi limit"):
+        engine.edit(ENGINEER, "HS1.TT101.hi", "limit", 130)
+    assert engine.view("HS1.TT101.hi").limit == 95 and journal.records == []

@@ -53,3 +53,46 @@ def test_active_alarms_and_the_journal_from_the_command_line(
     journal = json.loads(capsys.readouterr().out)
     activations = [r for r in journal if r["alarm"] == "S.HOT.hi" and r["event"] == "activate"]
     assert len(activations) == 1 and activations[0]["limit"] == 50
+
+
+def test_diagnostics_prints_outages_and_data_accuracy_of_a_month(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import datetime
+
+    from hmi.db import create_all, open_database
+    from hmi.diagnostics.records import RecordWriter
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CONDUIT_HOME", str(home))
+    (tmp_path / "p").mkdir()
+    folder = write_project(tmp_path / "p", 1)
+    (folder / "tags.toml").write_text(
+        (folder / "tags.toml")
+        .read_text(encoding="utf-8")
+        .replace('name = "S.TT1"\n', 'name = "S.TT1"\nchecks = { frozen = "10m" }\n'),
+        encoding="utf-8",
+    )
+    database = open_database(None, home)
+    create_all(database)
+    writer = RecordWriter(database)
+    t = datetime(2026, 10, 14, 8, 0).timestamp()
+    writer.outage_began("PLC1", t)
+    writer.outage_ended("PLC1", t + 90)
+    writer.outage_began("PLC1", datetime(2026, 11, 1, 0, 1).timestamp())  # the next month
+    writer.add_quality(
+        "S.TT1", t, {"watched_s": 3600.0, "faulty_s": 360.0, "frozen_s": 360.0}, {"frozen_count": 1}
+    )
+    assert writer.flush()
+    database.dispose()
+    assert cli.main(["diagnostics", str(folder), "--month", "2026-10", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["outages"] == {"PLC1": {"count": 1, "minutes": 1.5}}
+    (row,) = report["accuracy"]
+    assert row["tag"] == "S.TT1" and row["accuracy_pct"] == pytest.approx(90.0)
+    assert row["frozen_count"] == 1
+    assert cli.main(["diagnostics", str(folder), "--month", "2026-10"]) == 0
+    text = capsys.readouterr().out
+    assert "PLC1" in text and "1 outage(s)" in text and "90.00 %" in text
+    assert cli.main(["diagnostics", str(folder), "--month", "October"]) == 2
+    assert "--month: expected YYYY-MM" in capsys.readouterr().err
