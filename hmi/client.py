@@ -18,6 +18,7 @@ from hmi.alarm_config import AlarmDef
 from hmi.alarms.engine import AlarmView, Principal
 from hmi.alarms.journal import query_journal
 from hmi.alarms.model import Transition
+from hmi.alarms.response import AlarmResponse, Cause, ResponseDesk
 from hmi.station import Station
 from hmi.tags import TagDef, Value
 
@@ -91,6 +92,35 @@ class RuntimeClient(Protocol):
         self, who: Principal, alarm_id: str, field: str, value: Any, comment: str = ""
     ) -> Future[AlarmDef]:
         """Change a limit, deadband, delay, latch or priority now and in the project files."""
+        ...
+
+    def alarm_responses(
+        self,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        alarm: str | None = None,
+        open_only: bool = False,
+    ) -> Future[list[AlarmResponse]]:
+        """Response records (one per alarm occurrence) activated in [start, end)."""
+        ...
+
+    def alarm_causes(self) -> Future[list[Cause]]:
+        """The active entries of the cause catalogue."""
+        ...
+
+    def dispatch(self, who: Principal, response_id: int, to: str) -> Future[None]:
+        """Record who was sent to check in the field."""
+        ...
+
+    def record_cause(
+        self, who: Principal, response_id: int, code: str, note: str = ""
+    ) -> Future[None]:
+        """Record the cause of an occurrence from the catalogue."""
+        ...
+
+    def close_response(self, who: Principal, response_id: int, note: str = "") -> Future[None]:
+        """Close an occurrence (its cause recorded)."""
         ...
 
     def alarm_journal(
@@ -180,6 +210,47 @@ class InProcessClient:
     ) -> Future[AlarmDef]:
         """Change a limit, deadband, delay, latch or priority now and in the project files."""
         return self._submit(self._alarms.edit, who, alarm_id, field, value, comment)
+
+    def _desk(self) -> ResponseDesk:
+        desk = self.station.responses
+        if desk is None:
+            raise RuntimeError("the alarm response records are not open")
+        return desk
+
+    def alarm_responses(
+        self,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        alarm: str | None = None,
+        open_only: bool = False,
+    ) -> Future[list[AlarmResponse]]:
+        """Response records (one per alarm occurrence) activated in [start, end)."""
+        return self._submit(
+            lambda: self._desk().log.responses(start, end, alarm=alarm, open_only=open_only)
+        )
+
+    def alarm_causes(self) -> Future[list[Cause]]:
+        """The active entries of the cause catalogue."""
+
+        def causes() -> list[Cause]:
+            return self._desk().log.causes()
+
+        return self._submit(causes)
+
+    def dispatch(self, who: Principal, response_id: int, to: str) -> Future[None]:
+        """Record who was sent to check in the field."""
+        return self._submit(lambda: self._desk().dispatch(who, response_id, to))
+
+    def record_cause(
+        self, who: Principal, response_id: int, code: str, note: str = ""
+    ) -> Future[None]:
+        """Record the cause of an occurrence from the catalogue."""
+        return self._submit(lambda: self._desk().record_cause(who, response_id, code, note))
+
+    def close_response(self, who: Principal, response_id: int, note: str = "") -> Future[None]:
+        """Close an occurrence (its cause recorded)."""
+        return self._submit(lambda: self._desk().close(who, response_id, note))
 
     def alarm_journal(
         self, start: float | None = None, end: float | None = None, **filters: Any

@@ -20,6 +20,7 @@ from drivers.base import DeviceConfig
 from hmi.alarm_edit import set_alarm_field
 from hmi.alarms.engine import AlarmEngine
 from hmi.alarms.journal import Journal
+from hmi.alarms.response import ResponseDesk, ResponseLog
 from hmi.alarms.system import system_alarms
 from hmi.control import ControlServer, Handler
 from hmi.db import create_all, open_database
@@ -83,6 +84,7 @@ class Station:
         self.runtime.add_system_tags(history_tag_defs(), self.history.diagnostics)
         self.runtime.subscribe(self.history.on_changes)
         self.journal: Journal | None = None  # opened by start
+        self.responses: ResponseDesk | None = None  # the response workflow, opened by start
         self.database: Engine | None = None  # the relational store, opened by start
         alarms = {**project.alarms, **system_alarms(publisher=project.publish is not None)}
         self.alarms = AlarmEngine(
@@ -187,7 +189,14 @@ class Station:
             database.dispose()
             raise StationError(f"cannot open the alarm journal in {self.data_dir}: {exc}") from None
         self.database = database
-        self.journal = self.alarms.journal = Journal(database)
+        responses = ResponseLog(database)
+        try:
+            responses.seed_causes()
+        except Exception as exc:  # the catalogue can be filled later; alarms must run
+            log.warning("cannot fill the alarm cause catalogue: %s", exc)
+        self.responses = ResponseDesk(responses, lambda alarm: self.alarms.view(alarm).area)
+        # the response records follow the journal: opened at activation, acks filled in
+        self.journal = self.alarms.journal = Journal(database, also=[responses.apply_in])
         self.diagnostics.start(database)
 
     def _close_journal(self) -> None:

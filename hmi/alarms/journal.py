@@ -21,11 +21,12 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Double,
     Engine,
     Index,
@@ -104,6 +105,7 @@ class Journal:
         batch_size: int = 5_000,
         retry_delay: float = 0.5,
         retry_max: float = 10.0,
+        also: Sequence[Callable[[Connection, list[Transition]], None]] = (),
     ) -> None:
         if max_queue < 1 or batch_size < 1:
             raise ValueError("max_queue and batch_size must be at least 1")
@@ -112,6 +114,10 @@ class Journal:
         self.batch_size = batch_size
         self.retry_delay = retry_delay
         self.retry_max = retry_max
+        # records kept from each written batch after it (e.g. the alarm responses)
+        self.also = tuple(also)
+        self.also_errors = 0
+        self._also_ok = [True] * len(self.also)
         self._queue: deque[Transition] = deque()
         self._lock = threading.Lock()
         self._not_empty = threading.Condition(self._lock)
@@ -244,6 +250,7 @@ class Journal:
         if not self.online:
             self.online = True
             log.info("alarm journal: written again after %d failed attempts", failures)
+        self._keep_also(batch)
         with self._lock:
             self.written += len(batch)
             self._in_flight = 0
@@ -255,6 +262,25 @@ class Journal:
                 )
                 self._waiting_since = None
         return True
+
+    def _keep_also(self, batch: list[Transition]) -> None:
+        """Keep the records that follow the journal, each in its own transaction.
+
+        A failure is logged once per episode and never holds up the journal.
+        """
+        for i, keep in enumerate(self.also):
+            try:
+                with self.engine.begin() as conn:
+                    keep(conn, batch)
+            except Exception as exc:
+                self.also_errors += 1
+                if self._also_ok[i]:
+                    self._also_ok[i] = False
+                    log.warning(
+                        "alarm journal: records that follow it not kept: %s", _one_line(exc)
+                    )
+            else:
+                self._also_ok[i] = True
 
     # ---- queries -----------------------------------------------------------------------------
 

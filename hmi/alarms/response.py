@@ -13,7 +13,8 @@ from the runtime thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +35,15 @@ from sqlalchemy import (
     update,
 )
 
+from hmi.alarms.engine import ACKNOWLEDGE, PermissionDenied, Principal
 from hmi.alarms.model import Event, Transition
 from hmi.db import metadata
 
 __all__ = [
+    "DEFAULT_CAUSES",
     "AlarmResponse",
     "Cause",
+    "ResponseDesk",
     "ResponseError",
     "ResponseLog",
     "alarm_cause",
@@ -75,6 +79,20 @@ alarm_response = Table(
     UniqueConstraint("alarm", "activated_ts", name="uq_alarm_response_occurrence"),
     Index("ix_alarm_response_activated_ts", "activated_ts"),
 )
+
+
+DEFAULT_CAUSES: tuple[tuple[str, str, str], ...] = (
+    ("SENSOR", "Sensor or transmitter fault", "传感器/变送器故障"),
+    ("COMM", "Communication fault (PLC, gateway, network)", "通讯故障（PLC、网关、网络）"),
+    ("PROCESS", "Real process upset", "工艺异常"),
+    ("EQUIPMENT", "Equipment failure (pump, valve, exchanger)", "设备故障（泵、阀门、换热器）"),
+    ("LEAK", "Leak found in the network", "管网泄漏"),
+    ("MAINTENANCE", "Maintenance or test work", "检修或测试作业"),
+    ("SETTING", "Alarm limit or setting wrong", "报警限值或设置不当"),
+    ("OPERATION", "Operator action", "操作人员操作"),
+    ("UNKNOWN", "No cause found", "原因不明"),
+)
+"""The catalogue a new installation starts with (edited afterwards by the engineers)."""
 
 
 class ResponseError(ValueError):
@@ -131,22 +149,26 @@ class ResponseLog:
     def apply(self, transitions: Iterable[Transition]) -> None:
         """Open a record per activation and fill the ack from the journal's transitions."""
         with self.engine.begin() as conn:
-            for t in transitions:
-                if t.event is Event.ACTIVATE:
-                    self._open(conn, t.alarm, t.ts)
-                elif t.event is Event.ACK:
-                    row = conn.execute(
-                        select(_R.id)
-                        .where(_R.alarm == t.alarm, _R.activated_ts <= t.ts, _R.acked_ts.is_(None))
-                        .order_by(_R.activated_ts.desc())
-                        .limit(1)
-                    ).first()
-                    if row is not None:
-                        conn.execute(
-                            update(alarm_response)
-                            .where(_R.id == row.id)
-                            .values(acked_ts=t.ts, acked_by=t.user)
-                        )
+            self.apply_in(conn, transitions)
+
+    def apply_in(self, conn: Connection, transitions: Iterable[Transition]) -> None:
+        """`apply` inside the caller's transaction (the journal calls it after each batch)."""
+        for t in transitions:
+            if t.event is Event.ACTIVATE:
+                self._open(conn, t.alarm, t.ts)
+            elif t.event is Event.ACK:
+                row = conn.execute(
+                    select(_R.id)
+                    .where(_R.alarm == t.alarm, _R.activated_ts <= t.ts, _R.acked_ts.is_(None))
+                    .order_by(_R.activated_ts.desc())
+                    .limit(1)
+                ).first()
+                if row is not None:
+                    conn.execute(
+                        update(alarm_response)
+                        .where(_R.id == row.id)
+                        .values(acked_ts=t.ts, acked_by=t.user)
+                    )
 
     def acknowledge(self, response_id: int, ts: float, by: str) -> None:
         """Record the acknowledgement of an occurrence."""
@@ -253,6 +275,17 @@ class ResponseLog:
         """Offer a disabled cause again."""
         self._set_cause(code, active=True)
 
+    def seed_causes(self, causes: Iterable[tuple[str, str, str]] = DEFAULT_CAUSES) -> int:
+        """Fill an empty catalogue with `causes`; how many were added (0 if it had entries)."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(_C.code).limit(1)).first() is not None:
+                return 0
+            rows = [
+                {"code": c, "text_en": en, "text_zh": zh, "active": True} for c, en, zh in causes
+            ]
+            conn.execute(alarm_cause.insert(), rows)
+            return len(rows)
+
     def causes(self, *, include_inactive: bool = False) -> list[Cause]:
         """The catalogue, by code."""
         stmt = select(alarm_cause).order_by(_C.code)
@@ -305,3 +338,40 @@ def _name(r: AlarmResponse) -> str:
 def _not_before(r: AlarmResponse, ts: float, earlier: float, what: str) -> None:
     if ts < earlier:
         raise ResponseError(f"{_name(r)}: {ts:.3f} is before {what} at {earlier:.3f}")
+
+
+class ResponseDesk:
+    """The workflow steps as people take them: permission for the alarm's area checked first."""
+
+    def __init__(
+        self,
+        log: ResponseLog,
+        area_of: Callable[[str], str],
+        *,
+        permission: str = ACKNOWLEDGE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.log = log
+        self._area_of = area_of
+        self._permission = permission
+        self._clock = clock
+
+    def _check(self, who: Principal, response_id: int) -> None:
+        area = self._area_of(self.log.get(response_id).alarm)
+        if not who.may(self._permission, area):
+            raise PermissionDenied(f"{who.name} may not answer alarms in area {area!r}")
+
+    def dispatch(self, who: Principal, response_id: int, to: str) -> None:
+        """Record who was sent to check in the field."""
+        self._check(who, response_id)
+        self.log.dispatch(response_id, self._clock(), to, who.name)
+
+    def record_cause(self, who: Principal, response_id: int, code: str, note: str = "") -> None:
+        """Record the cause from the catalogue."""
+        self._check(who, response_id)
+        self.log.record_cause(response_id, code, self._clock(), who.name, note)
+
+    def close(self, who: Principal, response_id: int, note: str = "") -> None:
+        """Close the occurrence."""
+        self._check(who, response_id)
+        self.log.close(response_id, self._clock(), who.name, note)

@@ -419,3 +419,28 @@ def test_workflow_ack_dispatch_cause_close(responses: ResponseLog) -> None:
     assert responses.responses(T0 + 1, T0 + 10)[0].acked_by == "zhao"
     with pytest.raises(ResponseError, match="no alarm response record 999"):
         responses.get(999)
+
+
+def test_records_that_follow_the_journal_never_hold_it_up(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept: list[str] = []
+
+    def fails(conn: object, batch: list[Transition]) -> None:
+        raise RuntimeError("response table gone")
+
+    def keeps(conn: object, batch: list[Transition]) -> None:
+        kept.extend(x.alarm for x in batch)
+
+    journal = Journal(engine, also=[fails, keeps])
+    journal.record([t(1.0, "A1"), t(2.0, "A2")])
+    assert journal.flush(10)
+    journal.record([t(3.0, "A3")])
+    assert journal.flush(10)
+    journal.close()
+    assert _count(engine) == 3, "the journal is written whatever follows it"
+    assert kept == ["A1", "A2", "A3"]
+    assert journal.also_errors == 2
+    assert [r.message for r in caplog.records].count(
+        "alarm journal: records that follow it not kept: RuntimeError: response table gone"
+    ) == 1

@@ -1,0 +1,104 @@
+"""Alarms through RuntimeClient against a station polling a real Modbus server: pull changes,
+acknowledge, shelve, answer (dispatch, cause, close), edit a limit into the project files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hmi.alarms.engine import ACKNOWLEDGE, EDIT_LIMITS, SHELVE, PermissionDenied
+from hmi.alarms.model import AlarmState, Event
+from hmi.alarms.response import DEFAULT_CAUSES, ResponseError
+from hmi.client import InProcessClient
+from hmi.project import load_project
+from hmi.station import Station
+from tests.conftest import wait_until
+from tests.drivers.conftest import ModbusTestServer
+from tests.hmi.test_cli_alarms import HOT
+from tests.hmi.test_runtime import write_project
+
+ALARM = "S.HOT.hi"
+
+
+@dataclass
+class Person:
+    name: str
+    permissions: dict[str, set[str]] = field(default_factory=dict)
+
+    def may(self, permission: str, area: str) -> bool:
+        return area in self.permissions.get(permission, set())
+
+
+OPERATOR = Person("li.wei", {ACKNOWLEDGE: {"S"}, SHELVE: {"S"}})
+ENGINEER = Person("zhang.min", {EDIT_LIMITS: {"S"}})
+VIEWER = Person("guest")
+
+
+@pytest.fixture
+def client(
+    tmp_path: Path, plc: ModbusTestServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[InProcessClient]:
+    monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
+    (tmp_path / "p" / "tags").mkdir(parents=True)
+    folder = write_project(tmp_path / "p", plc.port)
+    (folder / "tags" / "hot.toml").write_text(HOT, encoding="utf-8")
+    station = Station(load_project(folder))
+    station.start()
+    client = InProcessClient(station)
+    yield client
+    client.close()
+
+
+def test_pull_acknowledge_and_answer_an_alarm(client: InProcessClient) -> None:
+    wait_until(lambda: any(v.id == ALARM for v in client.active_alarms()), 10, "alarm active")
+    version, changed = client.alarm_changes_since(0)
+    assert [v.id for v in changed] == [ALARM] and changed[0].state is AlarmState.UNACK
+    assert client.alarm_changes_since(version) == (version, [])
+    with pytest.raises(PermissionDenied):
+        client.acknowledge(VIEWER, [ALARM], "looked").result(5)
+    assert client.acknowledge(OPERATOR, [ALARM], "field check ordered").result(5) == []
+    assert client.active_alarms()[0].state is AlarmState.ACKED
+    station = client.station
+    assert station.journal is not None and station.journal.flush(5)
+    (response,) = client.alarm_responses(alarm=ALARM).result(5)
+    assert response.acked_by == "li.wei", "the response record follows the journal"
+    assert {c.code for c in client.alarm_causes().result(5)} == {c for c, _, _ in DEFAULT_CAUSES}
+    with pytest.raises(PermissionDenied):
+        client.dispatch(VIEWER, response.id, "Wang").result(5)
+    with pytest.raises(ResponseError, match="record a cause before closing"):
+        client.close_response(OPERATOR, response.id).result(5)
+    client.dispatch(OPERATOR, response.id, "Wang (field crew 2)").result(5)
+    client.record_cause(OPERATOR, response.id, "SENSOR", "TT1 cable loose").result(5)
+    client.close_response(OPERATOR, response.id).result(5)
+    (done,) = client.alarm_responses(alarm=ALARM).result(5)
+    assert (done.dispatched_to, done.cause, done.closed_by) == (
+        "Wang (field crew 2)",
+        "SENSOR",
+        "li.wei",
+    )
+    journal = client.alarm_journal(alarm=ALARM).result(5)
+    assert [(t.event, t.user, t.comment) for t in journal] == [
+        (Event.ACTIVATE, "", ""),
+        (Event.ACK, "li.wei", "field check ordered"),
+    ]
+
+
+def test_shelve_and_edit_a_limit_into_the_project(client: InProcessClient) -> None:
+    wait_until(lambda: any(v.id == ALARM for v in client.active_alarms()), 10, "alarm active")
+    client.shelve(OPERATOR, ALARM, "transmitter being replaced", 600).result(5)
+    view = client.active_alarms()[0]
+    assert view.state is AlarmState.SHELVED and view.shelved_by == "li.wei"
+    client.unshelve(OPERATOR, ALARM).result(5)
+    with pytest.raises(PermissionDenied):
+        client.edit_alarm(OPERATOR, ALARM, "limit", 80).result(5)
+    client.edit_alarm(ENGINEER, ALARM, "limit", 80, "new transmitter range").result(5)
+    # 72.5 is below the new limit: the alarm returns at once (unacknowledged)
+    assert client.active_alarms()[0].state is AlarmState.RTN_UNACK
+    root = client.station.project.root
+    assert load_project(root).alarms[ALARM].limit == 80
+    assert client.station.journal is not None and client.station.journal.flush(5)
+    (edit,) = [t for t in client.alarm_journal(alarm=ALARM).result(5) if t.event is Event.EDIT]
+    assert edit.user == "zhang.min" and edit.comment == "limit: 50 -> 80 (new transmitter range)"
