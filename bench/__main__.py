@@ -8,7 +8,17 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from bench import alarms, history, history_ingest, history_report, modbus_path, mqtt, opcua, publish
+from bench import (
+    alarms,
+    diagnostics,
+    history,
+    history_ingest,
+    history_report,
+    modbus_path,
+    mqtt,
+    opcua,
+    publish,
+)
 
 BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "coalescing": ("Modbus request coalescing", modbus_path.coalescing),
@@ -24,6 +34,11 @@ BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "history-storage": ("Historian: bytes per value, live and compacted", history.storage),
     "history-trend": ("Historian: trend queries, 8 pens x a year of 1 s data", history.trend),
     "alarms": ("Alarm engine: 50,000 alarmed tags at 1 s", alarms.evaluations),
+    "alarms-flood": ("Alarm flood: 5,000 activations into the journal", alarms.flood),
+    "diagnostics": (
+        "Diagnostics: 10,000 checked tags, rules, leak balances",
+        diagnostics.evaluations,
+    ),
     "history-report": (
         "Historian: hourly report aggregates, 200 tags x 30 days",
         history_report.report,

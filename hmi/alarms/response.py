@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from hmi.alarms.engine import ACKNOWLEDGE, PermissionDenied, Principal
 from hmi.alarms.model import Event, Transition
@@ -153,22 +154,34 @@ class ResponseLog:
 
     def apply_in(self, conn: Connection, transitions: Iterable[Transition]) -> None:
         """`apply` inside the caller's transaction (the journal calls it after each batch)."""
-        for t in transitions:
-            if t.event is Event.ACTIVATE:
-                self._open(conn, t.alarm, t.ts)
-            elif t.event is Event.ACK:
-                row = conn.execute(
-                    select(_R.id)
-                    .where(_R.alarm == t.alarm, _R.activated_ts <= t.ts, _R.acked_ts.is_(None))
-                    .order_by(_R.activated_ts.desc())
-                    .limit(1)
-                ).first()
-                if row is not None:
-                    conn.execute(
-                        update(alarm_response)
-                        .where(_R.id == row.id)
-                        .values(acked_ts=t.ts, acked_by=t.user)
-                    )
+        batch = list(transitions)
+        opened: list[dict[str, Any]] = [
+            {"alarm": t.alarm, "activated_ts": t.ts, "note": ""}
+            for t in batch
+            if t.event is Event.ACTIVATE
+        ]
+        if opened:
+            try:
+                with conn.begin_nested():  # a flood: one INSERT for all its occurrences
+                    conn.execute(alarm_response.insert(), opened)
+            except IntegrityError:  # some were opened already: one by one, skipping those
+                for item in opened:
+                    self._open(conn, item["alarm"], item["activated_ts"])
+        for t in batch:
+            if t.event is not Event.ACK:
+                continue
+            row = conn.execute(
+                select(_R.id)
+                .where(_R.alarm == t.alarm, _R.activated_ts <= t.ts, _R.acked_ts.is_(None))
+                .order_by(_R.activated_ts.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                conn.execute(
+                    update(alarm_response)
+                    .where(_R.id == row.id)
+                    .values(acked_ts=t.ts, acked_by=t.user)
+                )
 
     def acknowledge(self, response_id: int, ts: float, by: str) -> None:
         """Record the acknowledgement of an occurrence."""

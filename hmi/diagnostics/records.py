@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    bindparam,
     select,
     update,
 )
@@ -219,8 +221,7 @@ class RecordWriter:
                         conn.execute(link_outage.insert().values(device=device, start=ts))
                     else:
                         _close(conn, device, ts)
-                for (tag, month), delta in quality.items():
-                    _add_quality(conn, tag, month, delta)
+                _add_quality(conn, quality)
         except Exception as exc:
             with self._lock:  # back to the front: the next flush writes them first
                 self._events[:0] = events
@@ -271,16 +272,35 @@ def _close(conn: Connection, device: str, ts: float) -> None:
         conn.execute(update(link_outage).where(c.id == row.id).values(end=max(ts, row.start)))
 
 
-def _add_quality(conn: Connection, tag: str, month: str, delta: QualityDelta) -> None:
+def _add_quality(conn: Connection, quality: dict[tuple[str, str], QualityDelta]) -> None:
+    """Add the deltas to their rows: one INSERT for the new rows, one UPDATE for the rest."""
     c = data_quality.c
-    where = (c.tag == tag) & (c.month == month)
-    values = {**delta.seconds, **delta.counts}
-    if conn.execute(select(c.tag).where(where)).first() is None:
-        conn.execute(data_quality.insert().values(tag=tag, month=month, **values))
-    else:
-        conn.execute(
-            update(data_quality).where(where).values({c[k]: c[k] + v for k, v in values.items()})
+    by_month: dict[str, list[str]] = {}
+    for tag, month in quality:
+        by_month.setdefault(month, []).append(tag)
+    existing: set[tuple[str, str]] = set()
+    for month, tags in by_month.items():
+        for i in range(0, len(tags), 500):  # bounded IN lists
+            chunk = tags[i : i + 500]
+            rows = conn.execute(select(c.tag).where(c.month == month, c.tag.in_(chunk)))
+            existing.update((tag, month) for (tag,) in rows)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for (tag, month), delta in quality.items():
+        values = {**delta.seconds, **delta.counts}
+        if (tag, month) in existing:
+            updates.append({"t": tag, "m": month, **{f"d_{k}": v for k, v in values.items()}})
+        else:
+            inserts.append({"tag": tag, "month": month, **values})
+    if inserts:
+        conn.execute(data_quality.insert(), inserts)
+    if updates:
+        stmt = (
+            update(data_quality)
+            .where(c.tag == bindparam("t"), c.month == bindparam("m"))
+            .values({c[k]: c[k] + bindparam(f"d_{k}") for k in (*_SECONDS, *_COUNTS)})
         )
+        conn.execute(stmt, updates)
 
 
 def link_outages(

@@ -162,15 +162,16 @@ def test_limit_hysteresis_property(
 ) -> None:
     """Beyond the limit: in alarm; back past the deadband: normal; otherwise the last state."""
     cond = Condition(ConditionDef(kind=kind, limit=limit, deadband=deadband))
-    sign = 1.0 if kind in (AlarmKind.HI, AlarmKind.HIHI) else -1.0
+    high = kind in (AlarmKind.HI, AlarmKind.HIHI)
     previous = False
     for ts, (value, quality) in enumerate(seq):
         now = cond.evaluate(value, quality, float(ts))
+        # the rule as written (limit - deadband is one rounded number, as a person reads it)
         if quality is not GOOD or value is None:
             assert now is previous
-        elif sign * (value - limit) > 0:
+        elif (value > limit) if high else (value < limit):
             assert now
-        elif sign * (value - limit) < -deadband:
+        elif (value < limit - deadband) if high else (value > limit + deadband):
             assert not now
         else:
             assert now is previous

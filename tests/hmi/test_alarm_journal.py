@@ -444,3 +444,13 @@ def test_records_that_follow_the_journal_never_hold_it_up(
     assert [r.message for r in caplog.records].count(
         "alarm journal: records that follow it not kept: RuntimeError: response table gone"
     ) == 1
+
+
+def test_occurrences_opened_twice_stay_one_record(engine: Engine) -> None:
+    log = ResponseLog(engine)
+    first = [t(1.0, "A1"), t(2.0, "A2")]
+    log.apply(first)
+    log.apply([*first, t(3.0, "A3"), t(4.0, "A1", Event.ACK, AlarmState.ACKED, user="li")])
+    records = {(r.alarm, r.activated_ts): r for r in log.responses()}
+    assert sorted(records) == [("A1", T0 + 1.0), ("A2", T0 + 2.0), ("A3", T0 + 3.0)]
+    assert records[("A1", T0 + 1.0)].acked_by == "li"

@@ -219,6 +219,7 @@ def test_data_accuracy_counts_faulty_seconds_per_tag_and_month(engine: Engine) -
     for i in range(300):  # moving: fine
         plant.set("A", float(i % 2))
         run(plant, svc, 1)
+    assert svc.flush()  # the rest is added to the same row
     run(plant, svc, 200)  # still: frozen from 100 s on -> 100 s frozen
     plant.set("A", None, Quality.BAD, reason=Reason.COMM_FAILURE)
     run(plant, svc, 50)  # bad: 50 s
