@@ -96,3 +96,53 @@ def test_diagnostics_prints_outages_and_data_accuracy_of_a_month(
     assert "PLC1" in text and "1 outage(s)" in text and "90.00 %" in text
     assert cli.main(["diagnostics", str(folder), "--month", "October"]) == 2
     assert "--month: expected YYYY-MM" in capsys.readouterr().err
+
+
+def test_kpis_of_a_window_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hmi.alarms.journal import alarm_journal, transition_row
+    from hmi.alarms.model import Event, Priority, Transition
+    from hmi.alarms.response import ResponseLog
+    from hmi.db import create_all, open_database
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CONDUIT_HOME", str(home))
+    (tmp_path / "p").mkdir()
+    folder = write_project(tmp_path / "p", 1)
+    t0 = 1_790_000_000.0
+
+    def tr(ts: float, alarm: str, event: Event, user: str = "") -> Transition:
+        state = {Event.ACTIVATE: AlarmState.UNACK, Event.ACK: AlarmState.ACKED}
+        return Transition(
+            t0 + ts,
+            alarm,
+            event,
+            state.get(event, AlarmState.NORMAL),
+            Priority.HIGH,
+            "S",
+            "S.X",
+            user=user,
+        )
+
+    rows = [tr(10 * i, "S.A.hi", Event.ACTIVATE) for i in range(12)]  # 12 in 2 min: a flood
+    rows += [tr(10 * i + 5, "S.A.hi", Event.CLEAR) for i in range(12)]
+    rows += [tr(1000, "S.B.lo", Event.ACTIVATE), tr(1060, "S.B.lo", Event.ACK, "li.wei")]
+    database = open_database(None, home)
+    create_all(database)
+    with database.begin() as conn:
+        conn.execute(alarm_journal.insert(), [transition_row(r) for r in rows])
+    ResponseLog(database).apply(rows)
+    database.dispose()
+    window = ["--from", str(t0), "--to", str(t0 + 3600)]
+    assert cli.main(["alarms", str(folder), "--kpi", *window, "--json"]) == 0
+    k = json.loads(capsys.readouterr().out)
+    assert k["activations"] == 13
+    assert k["bad_actors"][0]["alarm"] == "S.A.hi" and k["bad_actors"][0]["activations"] == 12
+    assert len(k["flood"]["periods"]) == 1
+    assert k["chattering"][0]["alarm"] == "S.A.hi"
+    assert k["response"]["acked"] == 1 and k["response"]["mean_to_ack"] == 60.0
+    assert k["workflow"]["occurrences"] == 13
+    assert cli.main(["alarms", str(folder), "--kpi", *window]) == 0
+    text = capsys.readouterr().out
+    assert "activations: 13" in text and "S.A.hi" in text and "mean 1.0 min" in text
