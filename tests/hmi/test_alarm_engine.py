@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hmi.alarm_config import AlarmDef
 from hmi.alarms.engine import (
     ACKNOWLEDGE,
     EDIT_LIMITS,
+    MAX_SHELVE,
     SHELVE,
     AlarmEngine,
     PermissionDenied,
@@ -249,3 +253,55 @@ def test_an_edit_the_project_files_refuse_is_not_applied(setup) -> None:
     with pytest.raises(RequestRefused, match="must be below the hihi limit"):
         engine.edit(ENGINEER, "HS1.TT101.hi", "limit", 130)
     assert engine.view("HS1.TT101.hi").limit == 95 and journal.records == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    on_delay=st.sampled_from([0.0, 3.0]),
+    off_delay=st.sampled_from([0.0, 2.0]),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from([1.0, 2.0, 5.0]),
+            st.one_of(st.floats(80, 110), st.sampled_from(["ack", "shelve", "unshelve", "tick"])),
+        ),
+        max_size=40,
+    ),
+)
+def test_the_engine_ticks_exactly_what_a_full_sweep_would(
+    on_delay: float, off_delay: float, steps: list[tuple[float, float | str]]
+) -> None:
+    """The engine's tick visits only alarms with something due: same journal as ticking all."""
+    from hmi.alarms.state import Alarm
+
+    d = AlarmDef(
+        "A.T.hi", "A.T", AlarmKind.HI, limit=95, on_delay=on_delay, off_delay=off_delay, area="A"
+    )
+    plant, journal = Plant(), ListJournal()
+    engine = AlarmEngine({d.id: d}, journal, plant.read, host="h", clock=lambda: plant.now)
+    reference = Alarm(id=d.id, tag=d.tag, area="A", on_delay=on_delay, off_delay=off_delay)
+    expected: list[Transition] = []
+    who = Person("op", {ACKNOWLEDGE: {"A"}, SHELVE: {"A"}})
+    for dt, action in steps:
+        plant.now += dt
+        if isinstance(action, float):
+            plant.set(engine, "A.T", action)
+            expected += reference.update(action > 95, plant.now, action, 95.0)
+        elif action == "tick":
+            engine.tick()
+            expected += reference.tick(plant.now)
+        else:
+            request = {
+                "ack": lambda: engine.ack(who, [d.id]),
+                "shelve": lambda: engine.shelve(who, d.id, "test", 4.0),
+                "unshelve": lambda: engine.unshelve(who, d.id),
+            }[action]
+            with contextlib.suppress(RequestRefused):
+                request()
+            expected += {
+                "ack": lambda: reference.ack("op", "", plant.now),
+                "shelve": lambda: reference.shelve("op", "test", plant.now, 4.0, MAX_SHELVE),
+                "unshelve": lambda: reference.unshelve("op", plant.now),
+            }[action]()
+    assert [(t.ts, t.event, t.state) for t in journal.records] == [
+        (t.ts, t.event, t.state) for t in expected
+    ]
