@@ -21,7 +21,12 @@ from hmi.alarm_edit import set_alarm_field
 from hmi.alarms.engine import AlarmEngine
 from hmi.alarms.journal import Journal
 from hmi.alarms.response import ResponseDesk, ResponseLog
-from hmi.alarms.system import system_alarms
+from hmi.alarms.system import (
+    DATABASE_ONLINE,
+    JOURNAL_QUEUE,
+    database_tag_defs,
+    system_alarms,
+)
 from hmi.control import ControlServer, Handler
 from hmi.db import create_all, open_database
 from hmi.diagnostics.service import DiagnosticsService
@@ -83,6 +88,7 @@ class Station:
         )
         self.runtime.add_system_tags(history_tag_defs(), self.history.diagnostics)
         self.runtime.subscribe(self.history.on_changes)
+        self.runtime.add_system_tags(database_tag_defs(), self._database_health)
         self.journal: Journal | None = None  # opened by start
         self.responses: ResponseDesk | None = None  # the response workflow, opened by start
         self.database: Engine | None = None  # the relational store, opened by start
@@ -106,6 +112,14 @@ class Station:
                 )
             except PublishError as exc:
                 raise StationError(str(exc)) from None
+
+    def _database_health(self) -> dict[str, Any]:
+        """Values of the `_diag.database.*` tags (runtime thread: quick, no I/O)."""
+        journal = self.journal
+        if journal is None:
+            return {}
+        online = journal.online and self.diagnostics.records_online
+        return {DATABASE_ONLINE: online, JOURNAL_QUEUE: journal.queued()}
 
     def _control_handlers(self) -> dict[str, Handler]:
         """What other processes may ask this station (see `hmi.control`)."""

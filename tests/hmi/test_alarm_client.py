@@ -102,3 +102,33 @@ def test_shelve_and_edit_a_limit_into_the_project(client: InProcessClient) -> No
     assert client.station.journal is not None and client.station.journal.flush(5)
     (edit,) = [t for t in client.alarm_journal(alarm=ALARM).result(5) if t.event is Event.EDIT]
     assert edit.user == "zhang.min" and edit.comment == "limit: 50 -> 80 (new transmitter range)"
+
+
+def test_a_journal_that_cannot_be_written_raises_a_system_alarm(client: InProcessClient) -> None:
+    import sqlite3
+    import time
+
+    station = client.station
+    wait_until(lambda: any(v.id == ALARM for v in client.active_alarms()), 10, "alarm active")
+    assert station.journal is not None and station.journal.flush(5)
+    assert station.database is not None and station.database.url.database
+    locker = sqlite3.connect(station.database.url.database, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holding the database
+    try:
+        client.acknowledge(OPERATOR, [ALARM], "while locked").result(5)
+        journal = station.journal
+        wait_until(lambda: not journal.online, 20, "the journal notices")
+        station.runtime.call(station.runtime.refresh_link_stats()).result(5)
+        assert station.runtime.store.get("_diag.database.online").value is False
+        assert station.runtime.store.get("_diag.database.journal_queue").value >= 1
+        station.alarms.tick(time.time() + 11)  # its on-delay
+        view = station.alarms.view("_diag.database.online.system")
+        assert view.active and view.area == "HMI" and "journal" in view.message_en
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+    wait_until(lambda: journal.online and journal.queued() == 0, 30, "written after the lock")
+    acks = [t for t in journal.query(alarm=ALARM) if t.event is Event.ACK]
+    assert [t.comment for t in acks] == ["while locked"], "nothing lost"
+    station.runtime.call(station.runtime.refresh_link_stats()).result(5)
+    assert station.runtime.store.get("_diag.database.online").value is True
