@@ -162,30 +162,25 @@ class DiagnosticsService:
             name, unit = seg.segment.name, seg.segment.unit
             out += [
                 TagDef(
-                    name=leak_tag_name(name, "rate"),
-                    description=f"Segment {name}: estimated leak rate (0 without a leak)",
+                    name=leak_tag_name(name, field_name),
+                    description=f"Segment {name}: {text}",
                     unit=unit,
                     decimals=2,
-                ),
-                TagDef(
-                    name=leak_tag_name(name, "imbalance"),
-                    description=f"Segment {name}: mean inflow - outflow over the window",
-                    unit=unit,
-                    decimals=2,
-                ),
-                TagDef(
-                    name=leak_tag_name(name, "threshold"),
-                    description=f"Segment {name}: imbalance that counts as a leak",
-                    unit=unit,
-                    decimals=2,
-                ),
+                )
+                for field_name, text in (
+                    ("rate", "estimated leak rate (0 without a leak)"),
+                    ("imbalance", "mean inflow - outflow over the window"),
+                    ("threshold", "imbalance that counts as a leak"),
+                )
+            ]
+            out.append(
                 TagDef(
                     name=leak_tag_name(name, "confidence"),
                     description=f"Segment {name}: leak confidence (medium, high)",
                     type=DataType.STRING,
                     history=False,
-                ),
-            ]
+                )
+            )
         return out
 
     def evaluate(self) -> dict[str, Any]:
