@@ -1,20 +1,10 @@
-"""The alarm journal and the response workflow on real databases: SQLite files, and PostgreSQL.
-
-PostgreSQL runs when this machine has its server binaries and the optional psycopg driver: a
-throwaway cluster is started in a temporary folder on a free port for the session (as `nobody`
-when the tests run as root, because initdb refuses root). Otherwise those variants are skipped
-with the reason.
-"""
+"""The alarm journal and the response workflow on real databases: SQLite files, and PostgreSQL
+(the session's throwaway cluster, `postgres_url` in tests/hmi/conftest.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
-import shutil
 import sqlite3
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,50 +17,12 @@ from hmi.alarms.journal import Journal, JournalClosed, alarm_journal, query_jour
 from hmi.alarms.model import AlarmState, Event, Priority, Transition
 from hmi.alarms.response import AlarmResponse, ResponseError, ResponseLog
 from hmi.db import SQLITE_NAME, create_all, metadata, open_database
-from tests.conftest import free_port, wait_until
+from tests.conftest import wait_until
 
 T0 = 1_800_000_000.0
 
 
 # ---- databases ---------------------------------------------------------------------------------
-
-
-def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster for the session; its SQLAlchemy URL."""
-    if importlib.util.find_spec("psycopg") is None:
-        pytest.skip("PostgreSQL variant: the optional driver psycopg is not installed")
-    missing = [b for b in ("initdb", "pg_ctl", "postgres") if shutil.which(b) is None]
-    if missing:
-        pytest.skip(f"PostgreSQL variant: {', '.join(missing)} not on PATH")
-    root = Path(tempfile.mkdtemp(prefix="conduit-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: the cluster belongs to nobody
-        if shutil.which("runuser") is None:
-            shutil.rmtree(root)
-            pytest.skip("PostgreSQL variant: running as root and runuser is missing")
-        shutil.chown(root, "nobody")
-        prefix = ["runuser", "-u", "nobody", "--"]
-    data, port = root / "data", free_port()
-    init = _run([*prefix, "initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
-    if init.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL variant: initdb failed: {init.stderr.strip()[-300:]}")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    ctl = [*prefix, "pg_ctl", "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60"]
-    start = _run([*ctl, "-o", options, "start"])
-    if start.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL variant: the server did not start: {start.stderr.strip()[-300:]}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        _run([*ctl, "-m", "immediate", "stop"])
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

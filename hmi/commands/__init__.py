@@ -1,0 +1,1 @@
+"""The command service: every write to the plant, select-before-operate, verified."""

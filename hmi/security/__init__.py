@@ -1,0 +1,1 @@
+"""Users, roles and permissions, password authentication and sessions."""
