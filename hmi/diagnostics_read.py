@@ -47,7 +47,7 @@ from hmi.diagnostics_config import (
     signal_tag_name,
 )
 from hmi.expressions import ExpressionError, compile_expression
-from hmi.projectfiles import Fields, Report, TomlFile
+from hmi.projectfiles import Fields, Report, TomlFile, sub_table_line
 from hmi.tags import DataType, SourceRef, TagDef
 
 __all__ = [
@@ -87,7 +87,6 @@ SEGMENT_KEYS = (
 MAX_UNCERTAINTY = 20.0  # percent of reading; a meter worse than this cannot find a leak
 _NUMBER_TYPES = (DataType.FLOAT, DataType.INT)
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_TABLE_HEADER = re.compile(r"^\s*\[(?P<array>\[)?\s*(?P<name>[^\[\]]*?)\s*\]\]?\s*(?:#.*)?$")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _SIGNAL = SignalCheck("")
 _RULE = PlausibilityRule("", "")
@@ -100,25 +99,6 @@ def format_duration(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds / size:g} {unit}"
     return f"{seconds:g} s"
-
-
-def _unquote(name: str) -> str:
-    return ".".join(part.strip().strip("\"'") for part in name.split("."))
-
-
-def _checks_header(fields: Fields) -> int:
-    """The line of this [[tag]]'s `[tag.checks]` table, 0 when there is none."""
-    lines = fields.file.lines
-    for number in range(fields.header + 1, len(lines) + 1) if fields.header else ():
-        match = _TABLE_HEADER.match(lines[number - 1])
-        if match is None:
-            continue
-        name = _unquote(match.group("name"))
-        if match.group("array") and name == "tag":
-            break
-        if not match.group("array") and name == "tag.checks":
-            return number
-    return 0
 
 
 def _first_part(name: str) -> str:
@@ -177,7 +157,7 @@ class DiagnosticsReader:
         if not isinstance(value, dict):
             fields.wrong("checks", 'a table, e.g. { frozen = "15m", range = true }')
             return
-        header = _checks_header(fields)
+        header = sub_table_line(fields, "checks")
         cls = Fields if header else LineFields
         context = f"{fields.context} checks"
         sub = cls(self.report, fields.file, header or fields.line("checks"), context, value)

@@ -29,6 +29,7 @@ __all__ = [
     "did_you_mean",
     "finite_number",
     "parse_duration",
+    "sub_table_line",
 ]
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -138,6 +139,27 @@ def _headers(lines: Sequence[str]) -> tuple[dict[str, int], dict[str, list[int]]
             else:
                 tables.setdefault(name, number)
     return tables, arrays
+
+
+def sub_table_line(fields: Fields, key: str) -> int:
+    """The line of the `[<array>.<key>]` table that belongs to the `[[<array>]]` entry `fields`
+    reads (e.g. `[tag.checks]` after a `[[tag]]`), 0 when it has none."""
+    lines = fields.file.lines
+    array = ""
+    for number in range(fields.header, len(lines) + 1) if fields.header else ():
+        match = _HEADER.match(lines[number - 1])
+        if match is None:
+            continue
+        name = _unquote(match.group("name"))
+        if match.group("array"):
+            if number == fields.header:
+                array = name
+                continue
+            if name == array:
+                break
+        elif array and name == f"{array}.{key}":
+            return number
+    return 0
 
 
 class TomlFile:

@@ -56,14 +56,17 @@ class SpikeDetector:
         last, self._last = self._last, (ts, value)
         if self._excursion is not None:
             start, settled, jump = self._excursion
-            tol = self.tolerance if self.tolerance is not None else abs(jump) / 10
-            if abs(value - settled) <= tol:
-                self._excursion = None
-                self.spikes += 1
-                return True
             if ts - start > self.within:
-                self._excursion = None  # it stayed: a step, not a spike
-            return False
+                # it stayed longer than a spike lasts (a value that holds sends no samples):
+                # a step, whatever this sample does
+                self._excursion = None
+            else:
+                tol = self.tolerance if self.tolerance is not None else abs(jump) / 10
+                if abs(value - settled) <= tol:
+                    self._excursion = None
+                    self.spikes += 1
+                    return True
+                return False
         if last is None:
             return False
         dt = ts - last[0]

@@ -35,6 +35,15 @@ def test_spikes_are_counted_and_steps_are_not() -> None:
     assert not d.update(34, math.nan)
 
 
+def test_a_value_that_jumps_and_holds_is_a_step_even_when_it_comes_back_later() -> None:
+    """A held value sends no samples: its late return must not count as a spike."""
+    d = SpikeDetector(max_rate=2.0, within=10)
+    assert not d.update(0, 50.0)
+    assert not d.update(1, 120.0)  # a stuck transmitter at a failure value
+    assert not d.update(100, 50.2)  # repaired long after: not a spike
+    assert d.spikes == 0
+
+
 def _balance(leak_at: float | None, leak_rate: float, seconds: int = 3600) -> list:
     seg = SegmentDef(
         "N1",
