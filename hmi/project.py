@@ -17,6 +17,7 @@ from pathlib import Path
 
 from drivers.base import DeviceConfig
 from hmi.alarm_config import AlarmDef
+from hmi.command_config import CommandDef
 from hmi.diagnostics_config import DiagnosticsSettings
 from hmi.expressions import Expression
 from hmi.history_config import HistorySettings
@@ -65,6 +66,7 @@ class Project:
     publish: PublishConfig | None = None  # [publish]: re-publish tags to an MQTT broker
     history: HistorySettings = field(default_factory=HistorySettings)  # [history]
     alarms: dict[str, AlarmDef] = field(default_factory=dict)  # alarm id -> definition
+    commands: dict[str, CommandDef] = field(default_factory=dict)  # writable tag -> its rules
     # data-quality checks, plausibility rules and leak segments ([[check]], [[segment]])
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     # input tag name -> calc tags to recompute when it changes, in computation order
@@ -160,6 +162,7 @@ def load_project(path: str | Path) -> Project:
         publish=loader.publish,
         history=loader.history,
         alarms=loader.alarms.alarms,
+        commands=loader.commands.commands,
         diagnostics=loader.diagnostics,
     )
 

@@ -18,6 +18,7 @@ import drivers
 from drivers.address import Address, AddressError, split
 from drivers.base import DeviceConfig, Driver
 from hmi.alarm_config import AlarmReader
+from hmi.command_config import CommandReader
 from hmi.diagnostics_config import DiagnosticsSettings
 from hmi.diagnostics_read import DiagnosticsReader
 from hmi.expressions import Expression, ExpressionError, compile_expression
@@ -47,6 +48,7 @@ TAG_KEYS = (
     "history",
     "alarms",
     "checks",
+    "command",
 )
 PROJECT_KEYS = ("project", "scan", "publish", "history", "check", "segment")
 _TYPE_NAMES = tuple(t.value for t in DataType)
@@ -82,6 +84,7 @@ class Loader:
         self._publish_fields: Fields | None = None  # [publish], checked once devices are known
         self.alarms = AlarmReader(report)  # alarms of devices and tags; `.alarms` when valid
         self.diagnostics_reader = DiagnosticsReader(report, self.alarms)
+        self.commands = CommandReader(report)  # how writable tags are commanded
         self.diagnostics = DiagnosticsSettings()  # checks, rules and segments, once loaded
         self._project_file: TomlFile | None = None  # [[check]], [[segment]]: read after tags
 
@@ -115,6 +118,7 @@ class Loader:
             self.diagnostics_reader.read_project(self._project_file, self.tags, tags)
         self.diagnostics_reader.check(tags, system)
         self.diagnostics = self.diagnostics_reader.settings()
+        self.commands.check(tags, types)
 
     # -- drivers -----------------------------------------------------------------------
 
@@ -371,6 +375,7 @@ class Loader:
             source=SourceRef(file.rel, header),
         )
         self.diagnostics_reader.read_tag(fields, name, tag)
+        self.commands.read_tag(fields, name, tag)
         if name is not None and not fields.failed:
             self.tags[name] = tag
 

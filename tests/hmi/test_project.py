@@ -326,7 +326,7 @@ def test_unknown_keys_get_a_did_you_mean_hint(tmp_path: Path) -> None:
         "tags.toml:23: tag HS1.FT101: histroy: unknown key (did you mean 'history'?)",
         "tags.toml:24: tag HS1.FT101: colour: unknown key (expected one of name, description, "
         "address, expr, unit, type, scale, offset, deadband, scan, range, decimals, writable, "
-        "history, alarms, checks)",
+        "history, alarms, checks, command)",
     ]
 
 
