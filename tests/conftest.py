@@ -24,6 +24,27 @@ def free_port() -> int:
         return port
 
 
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive TCP ports on 127.0.0.1 that nothing listens on now."""
+    for _ in range(50):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        sockets = []
+        try:
+            for p in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(s)
+                s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
 @pytest.fixture
 def port() -> int:
     """A free TCP port on 127.0.0.1."""

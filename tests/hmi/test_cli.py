@@ -84,9 +84,9 @@ def test_sim_alone_serves_the_plant_over_modbus_tcp(tmp_path: Path) -> None:
 
     from drivers.modbus.codec import decode
     from drivers.sim.registers import BY_NAME
-    from tests.conftest import free_port
+    from tests.conftest import free_port_run
 
-    base = free_port()
+    base = free_port_run(5)  # one port per station: HS1, SS1..SS4
     proc = subprocess.Popen(
         [sys.executable, "-m", "hmi", "sim", "--port", str(base), "--for", "30"],
         stdout=subprocess.PIPE,
@@ -96,8 +96,8 @@ def test_sim_alone_serves_the_plant_over_modbus_tcp(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(6)]
-        assert lines[0].strip() == f"HS1: modbus://127.0.0.1:{base}"
-        assert lines[5].strip() == "serving; Ctrl-C stops"
+        assert lines[0].strip() == f"HS1: modbus://127.0.0.1:{base}", proc.stderr.read()
+        assert lines[5].strip() == "serving; Ctrl-C stops", proc.stderr.read()
         point = BY_NAME["HS1.TT101"]
 
         async def read_supply() -> float:
