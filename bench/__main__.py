@@ -18,6 +18,7 @@ from bench import (
     mqtt,
     opcua,
     publish,
+    security,
 )
 
 BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
@@ -43,6 +44,7 @@ BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
         "Historian: hourly report aggregates, 200 tags x 30 days",
         history_report.report,
     ),
+    "login": ("Login: scrypt password check with the default parameters", security.login),
 }
 
 

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from hmi.cli_alarms import add_alarm_commands
+from hmi.cli_audit import add_audit_commands
 from hmi.cli_diagnostics import add_diagnostics_commands
 from hmi.cli_history import add_history_commands
+from hmi.cli_users import add_user_commands
 from hmi.project import ProjectError, check_project, load_project
 from hmi.secrets import SecretsError, delete_password, set_password
 from hmi.station import Station, StationError
@@ -105,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sim)
     add_history_commands(sub)
     add_alarm_commands(sub)
+    add_audit_commands(sub)
     add_diagnostics_commands(sub)
+    add_user_commands(sub)
     return parser
 
 

@@ -271,6 +271,7 @@ def test_the_engine_ticks_exactly_what_a_full_sweep_would(
     on_delay: float, off_delay: float, steps: list[tuple[float, float | str]]
 ) -> None:
     """The engine's tick visits only alarms with something due: same journal as ticking all."""
+    from hmi.alarms.conditions import Condition, ConditionDef
     from hmi.alarms.state import Alarm
 
     d = AlarmDef(
@@ -279,13 +280,15 @@ def test_the_engine_ticks_exactly_what_a_full_sweep_would(
     plant, journal = Plant(), ListJournal()
     engine = AlarmEngine({d.id: d}, journal, plant.read, host="h", clock=lambda: plant.now)
     reference = Alarm(id=d.id, tag=d.tag, area="A", on_delay=on_delay, off_delay=off_delay)
+    condition = Condition(ConditionDef(kind=AlarmKind.HI, limit=95))  # the same hysteresis
     expected: list[Transition] = []
     who = Person("op", {ACKNOWLEDGE: {"A"}, SHELVE: {"A"}})
     for dt, action in steps:
         plant.now += dt
         if isinstance(action, float):
             plant.set(engine, "A.T", action)
-            expected += reference.update(action > 95, plant.now, action, 95.0)
+            raw = condition.evaluate(action, Quality.GOOD, plant.now)
+            expected += reference.update(raw, plant.now, action, 95.0)
         elif action == "tick":
             engine.tick()
             expected += reference.tick(plant.now)
