@@ -27,6 +27,8 @@ from hmi.alarms.system import (
     database_tag_defs,
     system_alarms,
 )
+from hmi.audit.trail import AuditTrail
+from hmi.commands.service import CommandService
 from hmi.control import ControlServer, Handler
 from hmi.db import create_all, open_database
 from hmi.diagnostics.service import DiagnosticsService
@@ -39,9 +41,13 @@ from hmi.publish import Publisher, PublishError
 from hmi.resources import data_home
 from hmi.runtime import Runtime
 from hmi.secrets import SecretsError, get_password
+from hmi.security.auth import Authenticator
+from hmi.security.store import UserStore
 from hmi.simulation import SimulationHost
 
 log = logging.getLogger("hmi.station")
+
+DATABASE_ENV = "CONDUIT_DATABASE"  # a SQLAlchemy URL for the relational store (several seats)
 
 
 class StationError(Exception):
@@ -91,6 +97,11 @@ class Station:
         self.runtime.add_system_tags(database_tag_defs(), self._database_health)
         self.journal: Journal | None = None  # opened by start
         self.responses: ResponseDesk | None = None  # the response workflow, opened by start
+        # who may do what, what they did, and every write to the plant: opened by start
+        self.audit: AuditTrail | None = None
+        self.users: UserStore | None = None
+        self.auth: Authenticator | None = None
+        self.commands: CommandService | None = None
         self.database: Engine | None = None  # the relational store, opened by start
         alarms = {**project.alarms, **system_alarms(publisher=project.publish is not None)}
         self.alarms = AlarmEngine(
@@ -195,8 +206,8 @@ class Station:
         log.info("station %s started (%d tags)", self.project.name, len(self.runtime.tags))
 
     def _open_journal(self) -> None:
-        """Open the relational store, the alarm journal and the diagnostics records on it."""
-        database = open_database(None, self.data_dir)
+        """Open the relational store and what lives in it: journal, records, users, audit."""
+        database = open_database(os.environ.get(DATABASE_ENV) or None, self.data_dir)
         try:
             create_all(database)
         except Exception as exc:
@@ -212,8 +223,30 @@ class Station:
         # the response records follow the journal: opened at activation, acks filled in
         self.journal = self.alarms.journal = Journal(database, also=[responses.apply_in])
         self.diagnostics.start(database)
+        audit = self.audit = self.alarms.audit = AuditTrail(database)
+        self.users = UserStore(database, audit, host=audit.host)
+        self.auth = Authenticator(self.users, audit, host=audit.host)
+        runtime = self.runtime
+        self.commands = CommandService(
+            self.project.commands,
+            runtime.tags,
+            runtime.store.get,
+            lambda tag, value: runtime.call(runtime.write(tag, value)),
+            audit=audit,
+            verify_password=self.auth.verify_password,  # type: ignore[arg-type]
+            host=audit.host,
+        )
+        runtime.subscribe(self.commands.on_changes)
+
+    def _close_commands(self) -> None:
+        """Let commands under way finish (their read-back needs the runtime), then stop."""
+        if self.commands is not None:
+            self.runtime.unsubscribe(self.commands.on_changes)
+            self.commands.close()
+            self.commands = None
 
     def _close_journal(self) -> None:
+        self._close_commands()
         if self.journal is not None:
             self.diagnostics.stop()
             self.journal.close()
@@ -225,6 +258,7 @@ class Station:
     def stop(self) -> None:
         """Stop the control endpoint, the publisher (if any), the runtime, then the simulators."""
         self.control.stop()
+        self._close_commands()
         self.diagnostics.stop()  # first: links closing at the stop are no outages
         self.alarms.stop()
         if self.publisher is not None:

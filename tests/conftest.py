@@ -1,15 +1,22 @@
-"""Shared fixtures: free loopback ports, and leak checks for threads and asyncio tasks."""
+"""Shared fixtures: free loopback ports, leak checks for threads and asyncio tasks, and a
+throwaway PostgreSQL cluster for the relational store's PostgreSQL variants."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+
+from hmi.db import create_all, metadata, open_database
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Certificates, buffers and other per-installation state go to a throwaway folder, never ~/.
@@ -121,3 +128,60 @@ def demo_copy(dest: Path) -> Path:
     text = re.sub(r"(?m)^port = \d+$", lambda _: f"port = {free_port()}", devices.read_text())
     devices.write_text(text)
     return target
+
+
+# ---- the relational store on PostgreSQL ---------------------------------------------------
+#
+# PostgreSQL runs when this machine has its server binaries and the optional psycopg driver: a
+# cluster is started in a temporary folder on a free port for the session (as `nobody` when the
+# tests run as root, because initdb refuses root). Otherwise those variants are skipped with the
+# reason (CI installs both, so it runs them).
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session; its SQLAlchemy URL."""
+    if importlib.util.find_spec("psycopg") is None:
+        pytest.skip("PostgreSQL variant: the optional driver psycopg is not installed")
+    missing = [b for b in ("initdb", "pg_ctl", "postgres") if shutil.which(b) is None]
+    if missing:
+        pytest.skip(f"PostgreSQL variant: {', '.join(missing)} not on PATH")
+    root = Path(tempfile.mkdtemp(prefix="conduit-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: the cluster belongs to nobody
+        if shutil.which("runuser") is None:
+            shutil.rmtree(root)
+            pytest.skip("PostgreSQL variant: running as root and runuser is missing")
+        shutil.chown(root, "nobody")
+        prefix = ["runuser", "-u", "nobody", "--"]
+    data, port = root / "data", free_port()
+    init = _run([*prefix, "initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
+    if init.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"PostgreSQL variant: initdb failed: {init.stderr.strip()[-300:]}")
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    ctl = [*prefix, "pg_ctl", "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60"]
+    start = _run([*ctl, "-o", options, "start"])
+    if start.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"PostgreSQL variant: the server did not start: {start.stderr.strip()[-300:]}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        _run([*ctl, "-m", "immediate", "stop"])
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine with every table empty: an SQLite file in tmp_path, or the session's PostgreSQL."""
+    url = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    eng = open_database(url, tmp_path, busy_timeout=0.1)
+    metadata.drop_all(eng)
+    create_all(eng)
+    yield eng
+    eng.dispose()

@@ -85,6 +85,8 @@ class _UnitImage:
         }
         self._last: dict[str, object] = {}
         self._stale = True
+        self.write_requests = 0  # write requests received, applied or refused
+        self.applied: list[tuple[str, float | bool]] = []  # (point, value) of applied writes
         measured = plant.measured
         self._plan: list[tuple[Register, Callable[[], Any], list[int]]] = [
             (
@@ -154,6 +156,8 @@ class _UnitImage:
             return ExcCodes.ILLEGAL_ADDRESS
         if self._stale:
             self.refresh()
+        if values is not None:
+            self.write_requests += 1
         words = self.words[table]
         if table in ("co", "di"):
             if values is not None:
@@ -176,6 +180,7 @@ class _UnitImage:
         ]
         for reg, value in changes:
             self.plant.write(reg.name, value)
+            self.applied.append((reg.name, value))
         self.refresh()
         return None
 
@@ -205,6 +210,7 @@ class _UnitImage:
             changes.append((reg, value))
         for reg, value in changes:
             self.plant.write(reg.name, value)
+            self.applied.append((reg.name, value))
         self.words["hr"][address:end] = values
         self.refresh()
         return None
@@ -280,6 +286,16 @@ class HeatingSimulator:
     def endpoints(self) -> dict[str, Endpoint]:
         """Where each station listens."""
         return {name: st.endpoint for name, st in self._stations.items()}
+
+    @property
+    def write_requests(self) -> int:
+        """Write requests the servers received (applied or refused), for tests and the log."""
+        return sum(i.write_requests for st in self._stations.values() for i in st.images.values())
+
+    @property
+    def applied_writes(self) -> list[tuple[str, float | bool]]:
+        """(point, value) of every write the servers applied, in order per unit."""
+        return [w for st in self._stations.values() for i in st.images.values() for w in i.applied]
 
     @property
     def online(self) -> frozenset[str]:

@@ -84,6 +84,25 @@ Persist = Callable[[AlarmDef, str, Any], None]
 """Writes one changed alarm field to the project files; raises (e.g. ProjectError) to refuse."""
 
 
+class Audit(Protocol):
+    """The audit trail (hmi.audit.AuditTrail): `record` raises when it cannot write."""
+
+    def record(
+        self,
+        *,
+        user: str,
+        action: str,
+        target: str = "",
+        old: str = "",
+        new: str = "",
+        reason: str = "",
+        result: str = "ok",
+        host: str | None = None,
+    ) -> object:
+        """Append one record."""
+        ...
+
+
 class Journal(Protocol):
     """Where transitions go (hmi.alarms.journal.Journal)."""
 
@@ -150,6 +169,7 @@ class AlarmEngine:
     ) -> None:
         self.journal = journal  # where transitions go; None: nowhere (tests, tools)
         self.persist = persist  # where edited fields are written; None: memory only
+        self.audit: Audit | None = None  # where requests are audited; None: nowhere (tests)
         self._read = read
         self._clock = clock
         self.host = host if host is not None else socket.gethostname()
@@ -303,8 +323,12 @@ class AlarmEngine:
         ids: Iterable[str],
         permission: str,
         act: Callable[[Alarm, float], Outcome],
+        *,
+        action: str,
+        note: str = "",
     ) -> list[str]:
-        """Apply `act` to each alarm after checking permission for all; the refusals' texts."""
+        """Apply `act` to each alarm after checking permission for all and auditing the request
+        (`action`, with the comment or reason `note`); the texts of the refusals."""
         now = self._clock()
         with self._lock:
             watches = [self._watch(i) for i in ids]
@@ -316,6 +340,9 @@ class AlarmEngine:
                     f"{who.name} may not {permission} in area "
                     f"{self._watches[denied[0]].definition.area!r} ({', '.join(denied)})"
                 )
+            target = watches[0].definition.id if len(watches) == 1 else f"{len(watches)} alarms"
+            self._record(who, action, target, new="\n".join(w.definition.id for w in watches),
+                         reason=note)  # fmt: skip
             out: list[Transition] = []
             refused: list[str] = []
             for watch in watches:
@@ -335,11 +362,22 @@ class AlarmEngine:
 
     def ack(self, who: Principal, ids: Iterable[str], comment: str = "") -> list[str]:
         """Acknowledge alarms (one, the selected, all visible); texts of those refused."""
-        return self._request(who, ids, ACKNOWLEDGE, lambda a, now: a.ack(who.name, comment, now))
+        return self._request(
+            who,
+            ids,
+            ACKNOWLEDGE,
+            lambda a, now: a.ack(who.name, comment, now),
+            action="alarm.ack",
+            note=comment,
+        )
 
     def reset(self, who: Principal, alarm_id: str) -> None:
         """Reset a latched alarm; RequestRefused says why not."""
-        self._single(self._request(who, [alarm_id], RESET, lambda a, now: a.reset(who.name, now)))
+        self._single(
+            self._request(
+                who, [alarm_id], RESET, lambda a, now: a.reset(who.name, now), action="alarm.reset"
+            )
+        )
 
     def shelve(
         self,
@@ -355,12 +393,19 @@ class AlarmEngine:
         def act(a: Alarm, now: float) -> Outcome:
             return a.shelve(who.name, reason, now, duration, self.max_shelve, one_shot=one_shot)
 
-        self._single(self._request(who, [alarm_id], SHELVE, act))
+        note = f"{reason} ({duration:g} s{', one-shot' if one_shot else ''})"
+        self._single(self._request(who, [alarm_id], SHELVE, act, action="alarm.shelve", note=note))
 
     def unshelve(self, who: Principal, alarm_id: str) -> None:
         """End a shelve now."""
         self._single(
-            self._request(who, [alarm_id], SHELVE, lambda a, now: a.unshelve(who.name, now))
+            self._request(
+                who,
+                [alarm_id],
+                SHELVE,
+                lambda a, now: a.unshelve(who.name, now),
+                action="alarm.unshelve",
+            )
         )
 
     def remove_from_service(self, who: Principal, alarm_id: str, reason: str) -> None:
@@ -371,6 +416,8 @@ class AlarmEngine:
                 [alarm_id],
                 SHELVE,
                 lambda a, now: a.remove_from_service(who.name, reason, now),
+                action="alarm.remove_from_service",
+                note=reason,
             )
         )
 
@@ -378,7 +425,11 @@ class AlarmEngine:
         """Return an out-of-service alarm to service."""
         self._single(
             self._request(
-                who, [alarm_id], SHELVE, lambda a, now: a.return_to_service(who.name, now)
+                who,
+                [alarm_id],
+                SHELVE,
+                lambda a, now: a.return_to_service(who.name, now),
+                action="alarm.return_to_service",
             )
         )
 
@@ -396,6 +447,14 @@ class AlarmEngine:
             if not who.may(EDIT_LIMITS, d.area):
                 raise PermissionDenied(f"{who.name} may not {EDIT_LIMITS} in area {d.area!r}")
         new = _edited(d, field, value)
+        self._record(
+            who,
+            "limit.edit",
+            d.id,
+            old=f"{field}={_shown(getattr(d, field))}",
+            new=f"{field}={_shown(getattr(new, field))}",
+            reason=comment,
+        )
         if self.persist is not None:
             try:
                 self.persist(d, field, getattr(new, field))
@@ -425,6 +484,23 @@ class AlarmEngine:
             out.extend(self._evaluate(watch, self._read(new.input or new.tag), now))
             self._publish(out)
         return new
+
+    def _record(
+        self, who: Principal, action: str, target: str, *, old: str = "", new: str = "",
+        reason: str = "",
+    ) -> None:  # fmt: skip
+        """Audit a request before it is carried out; RequestRefused when it cannot be recorded."""
+        if self.audit is None:
+            return
+        try:
+            self.audit.record(
+                user=who.name, action=action, target=target, old=old, new=new, reason=reason,
+                host=self.host,
+            )  # fmt: skip
+        except Exception as exc:
+            raise RequestRefused(
+                f"{action} refused: the audit trail could not record it ({exc})"
+            ) from exc
 
     @staticmethod
     def _single(refused: list[str]) -> None:

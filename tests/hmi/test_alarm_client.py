@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from hmi.alarms.engine import ACKNOWLEDGE, EDIT_LIMITS, SHELVE, PermissionDenied
+from drivers.modbus.codec import encode
+from hmi.alarms.engine import ACKNOWLEDGE, EDIT_LIMITS, SHELVE, PermissionDenied, RequestRefused
 from hmi.alarms.model import AlarmState, Event
 from hmi.alarms.response import DEFAULT_CAUSES, ResponseError
+from hmi.audit.query import query_audit
 from hmi.client import InProcessClient
 from hmi.project import load_project
 from hmi.station import Station
-from tests.conftest import wait_until
+from tests.conftest import LoopThread, wait_until
 from tests.drivers.conftest import ModbusTestServer
 from tests.hmi.test_cli_alarms import HOT
 from tests.hmi.test_runtime import write_project
@@ -79,6 +81,13 @@ def test_pull_acknowledge_and_answer_an_alarm(client: InProcessClient) -> None:
         "SENSOR",
         "li.wei",
     )
+    assert station.database is not None
+    (audited,) = query_audit(station.database, action="alarm.ack")
+    assert (audited.user, audited.target, audited.reason) == (
+        "li.wei",
+        ALARM,
+        "field check ordered",
+    )
     journal = client.alarm_journal(alarm=ALARM).result(5)
     assert [(t.event, t.user, t.comment) for t in journal] == [
         (Event.ACTIVATE, "", ""),
@@ -102,9 +111,16 @@ def test_shelve_and_edit_a_limit_into_the_project(client: InProcessClient) -> No
     assert client.station.journal is not None and client.station.journal.flush(5)
     (edit,) = [t for t in client.alarm_journal(alarm=ALARM).result(5) if t.event is Event.EDIT]
     assert edit.user == "zhang.min" and edit.comment == "limit: 50 -> 80 (new transmitter range)"
+    assert client.station.database is not None
+    (audited,) = query_audit(client.station.database, action="limit.edit")
+    assert (audited.user, audited.old, audited.new) == ("zhang.min", "limit=50", "limit=80")
+    shelved = query_audit(client.station.database, action="alarm.")
+    assert [r.action for r in shelved] == ["alarm.shelve", "alarm.unshelve"]
 
 
-def test_a_journal_that_cannot_be_written_raises_a_system_alarm(client: InProcessClient) -> None:
+def test_a_locked_database_refuses_acks_and_raises_a_system_alarm(
+    client: InProcessClient, plc: ModbusTestServer, peer_loop: LoopThread
+) -> None:
     import sqlite3
     import time
 
@@ -115,9 +131,14 @@ def test_a_journal_that_cannot_be_written_raises_a_system_alarm(client: InProces
     locker = sqlite3.connect(station.database.url.database, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # another process holding the database
     try:
-        client.acknowledge(OPERATOR, [ALARM], "while locked").result(5)
+        # the audit trail cannot record the acknowledgement: it is refused, nothing changes
+        with pytest.raises(RequestRefused, match="audit trail could not record"):
+            client.acknowledge(OPERATOR, [ALARM], "while locked").result(30)
+        assert client.active_alarms()[0].state is AlarmState.UNACK
+        # the plant goes on: the alarm clears, and its journal record waits in memory
+        peer_loop.call(plc.set(1, "hr", 0, encode(20.0, "float32", "CDAB")))
         journal = station.journal
-        wait_until(lambda: not journal.online, 20, "the journal notices")
+        wait_until(lambda: not journal.online, 30, "the journal notices")
         station.runtime.call(station.runtime.refresh_link_stats()).result(5)
         assert station.runtime.store.get("_diag.database.online").value is False
         assert station.runtime.store.get("_diag.database.journal_queue").value >= 1
@@ -128,7 +149,8 @@ def test_a_journal_that_cannot_be_written_raises_a_system_alarm(client: InProces
         locker.execute("COMMIT")
         locker.close()
     wait_until(lambda: journal.online and journal.queued() == 0, 30, "written after the lock")
-    acks = [t for t in journal.query(alarm=ALARM) if t.event is Event.ACK]
-    assert [t.comment for t in acks] == ["while locked"], "nothing lost"
+    events = [t.event for t in journal.query(alarm=ALARM)]
+    assert events == [Event.ACTIVATE, Event.CLEAR], "nothing lost, the refused ack not there"
     station.runtime.call(station.runtime.refresh_link_stats()).result(5)
     assert station.runtime.store.get("_diag.database.online").value is True
+    assert query_audit(station.database, action="alarm.ack") == [], "refused: not audited"
