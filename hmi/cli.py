@@ -22,6 +22,7 @@ from typing import Any
 
 from hmi.cli_alarms import add_alarm_commands
 from hmi.cli_audit import add_audit_commands
+from hmi.cli_command import add_command_commands
 from hmi.cli_diagnostics import add_diagnostics_commands
 from hmi.cli_history import add_history_commands
 from hmi.cli_users import add_user_commands
@@ -109,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     add_alarm_commands(sub)
     add_audit_commands(sub)
     add_diagnostics_commands(sub)
+    add_command_commands(sub)
     add_user_commands(sub)
     return parser
 

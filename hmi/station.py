@@ -146,6 +146,7 @@ class Station:
 
         handlers = {op: on_history(answer) for op, answer in ANSWERS.items()}
         handlers["station.backup"] = self._backup
+        handlers["command.run"] = self._run_command
         handlers["alarms.active"] = lambda args: [
             {**asdict(v), "text_en": v.text("en"), "text_zh": v.text("zh_CN")}
             for v in self.alarms.active()
@@ -156,6 +157,43 @@ class Station:
             "history_online": self.history.store is not None,
         }
         return handlers
+
+    def _run_command(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Control request: one whole command for a person at a terminal (`conduit command`).
+
+        Logs `user` in, selects, confirms with the same password, has `approver` approve when
+        the point needs a second person, operates and waits for the read-back; logs out.
+        """
+        if self.auth is None or self.commands is None:
+            raise RuntimeError("the command service is not running")
+        auth, commands = self.auth, self.commands
+        user, password = str(args.get("user", "")), str(args.get("password", ""))
+        session = auth.login(user, password)
+        try:
+            selection = commands.select(session, str(args.get("tag", "")), args.get("value"))
+            commands.confirm(session, selection.id, password)
+            if selection.two_person:
+                approver = str(args.get("approver") or "")
+                if not approver:
+                    commands.cancel(session, selection.id)
+                    raise ValueError(f"{selection.tag} needs a second person: give --approver")
+                second = auth.login(approver, str(args.get("approver_password", "")))
+                try:
+                    commands.approve(second, selection.id, str(args.get("approver_password", "")))
+                finally:
+                    auth.logout(second)
+            result = commands.operate(session, selection.id).result()
+        finally:
+            auth.logout(session)
+        return {
+            "tag": result.tag,
+            "old": result.old,
+            "target": result.target,
+            "outcome": result.outcome.value,
+            "readback": result.readback,
+            "message": result.message,
+            "seconds": round(result.finished_at - result.written_at, 3),
+        }
 
     def _backup(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """Control request: back up history, the publisher's buffer and the project to `dest`."""
