@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from bench import (
     alarms,
+    commands,
     diagnostics,
     history,
     history_ingest,
@@ -35,6 +36,7 @@ BENCHES: dict[str, tuple[str, Callable[[], None]]] = {
     "history-storage": ("Historian: bytes per value, live and compacted", history.storage),
     "history-trend": ("Historian: trend queries, 8 pens x a year of 1 s data", history.trend),
     "alarms": ("Alarm engine: 50,000 alarmed tags at 1 s", alarms.evaluations),
+    "command": ("Command round trip: confirm -> verified read-back", commands.round_trip),
     "alarms-flood": ("Alarm flood: 5,000 activations into the journal", alarms.flood),
     "diagnostics": (
         "Diagnostics: 10,000 checked tags, rules, leak balances",
