@@ -42,8 +42,12 @@ TWO_PERSON = (
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def station(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> Iterator[Station]:
+    caplog.set_level("DEBUG")  # everything the station logs, to look for passwords in it
     monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
@@ -98,7 +102,9 @@ def login(station: Station, name: str) -> Any:
     return station.auth.login(name, PASSWORDS[name])
 
 
-def test_an_operator_sets_a_valve_to_40_percent(station: Station) -> None:
+def test_an_operator_sets_a_valve_to_40_percent(
+    station: Station, caplog: pytest.LogCaptureFixture
+) -> None:
     commands = station.commands
     assert commands is not None and station.database is not None
     operator = login(station, "li.wei")
@@ -141,6 +147,10 @@ def test_an_operator_sets_a_valve_to_40_percent(station: Station) -> None:
         "command.result",
     ]
     assert verify(station.database).ok
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    logged = "\n".join(r.getMessage() for r in records)
+    assert "station Demo district heating started" in logged, "the station's log is seen"
+    assert not any(p in logged for p in PASSWORDS.values()), "no password logged"
 
 
 def test_refused_commands_never_reach_the_wire(station: Station) -> None:
@@ -173,14 +183,17 @@ def test_refused_commands_never_reach_the_wire(station: Station) -> None:
     stale = commands.select(operator, "SS1.ZC301", 45.0)
     refused("expired", commands.confirm, operator, stale.id, PASSWORDS["li.wei"])
     commands.select_timeout = 30.0
-    # a violated interlock: the secondary pump stopped
+    # a violated interlock, checked again at operate: the pump stops after the select
+    ready = commands.select(operator, "SS1.ZC301", 45.0)
+    commands.confirm(operator, ready.id, PASSWORDS["li.wei"])
     on_sim(station, "write", "SS1.HS301", False)
     store = station.runtime.store
     wait_until(lambda: store.get("SS1.YS301").value is False, 20, "pump stopped")
+    refused("Secondary pump stopped", commands.operate, operator, ready.id)
     refused("Secondary pump stopped", commands.select, operator, "SS1.ZC301", 45.0)
     assert writes(station) == before, "no write reached the server"
     refusals = query_audit(station.database, action="command.")
-    assert sum(1 for r in refusals if r.result == "refused") >= 9
+    assert sum(1 for r in refusals if r.result == "refused") >= 10
     assert all(r.reason for r in refusals if r.result == "refused"), "each says why"
 
 
