@@ -31,6 +31,15 @@ def _demo_copy() -> Path:
     devices = target / "devices.toml"
     text = re.sub(r"(?m)^port = \d+$", lambda _: f"port = {free_port()}", devices.read_text())
     devices.write_text(text)
+    # the valve command read back from its own register (the demo reads back the position,
+    # which follows at the valve's stroke speed: the plant, not the HMI)
+    tags = target / "tags.toml"
+    lines = tags.read_text(encoding="utf-8").split("\n")
+    at = lines.index('name = "SS1.ZC301"')
+    end = lines.index("", at)
+    lines[at:end] = [line for line in lines[at:end] if not line.startswith("command")]
+    lines.insert(at + 1, "command = { max_step = 50.0 }")
+    tags.write_text("\n".join(lines), encoding="utf-8")
     return target
 
 

@@ -219,6 +219,39 @@ DEMO_CHECKS: dict[str, str] = {
 # fmt: on
 
 
+# How the demo's writable points are commanded (docs/commands.md): valves and pumps confirmed
+# with the password, the main circulation pump by two people, setpoints within a step.
+_MANUAL_FIRST = (
+    '{{ block = "{ss}.TIC301_AUTO == 1", message = {{ en = "Controller in AUTO: switch it to '
+    'MANUAL first", zh_CN = "调节器处于自动：请先切换到手动" }} }}'
+)
+DEMO_COMMANDS: dict[str, str] = {
+    f"{SOURCE}.HS101": (
+        f'critical = true, two_person = true, readback = "{SOURCE}.YS101", timeout = "30s"'
+    ),
+    f"{SOURCE}.TIC101_SP": "max_step = 10.0",
+    f"{SOURCE}.PDIC101_SP": "max_step = 1.0",
+    **{
+        f"{ss}.ZC301": (
+            f'max_step = 50.0, critical = true, readback = "{ss}.ZT301", band = 2.0, '
+            f'timeout = "90s", interlocks = [{_MANUAL_FIRST.format(ss=ss)}]'
+        )
+        for ss in SUBSTATIONS
+    },
+    **{
+        f"{ss}.HS301": f'critical = true, readback = "{ss}.YS301", timeout = "30s"'
+        for ss in SUBSTATIONS
+    },
+    **{f"{ss}.TIC301_SP": "max_step = 10.0" for ss in SUBSTATIONS},
+}
+
+
+def command_lines(tag: str) -> list[str]:
+    """The `command = {...}` line of a demo tag ([] when it has the defaults)."""
+    rules = DEMO_COMMANDS.get(tag)
+    return [f"command = {{ {rules} }}"] if rules else []
+
+
 def check_lines(tag: str) -> list[str]:
     """The `checks = {...}` line of a demo tag ([] when it has none)."""
     checks = DEMO_CHECKS.get(tag)

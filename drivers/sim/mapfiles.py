@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from drivers.sim.demo_alarms import alarm_lines, alarms_markdown, check_lines
+from drivers.sim.demo_alarms import alarm_lines, alarms_markdown, check_lines, command_lines
 from drivers.sim.registers import (
     DEMO_BASE_PORT,
     METER_UNIT,
@@ -144,6 +144,7 @@ def demo_tags_toml() -> str:
         if reg.writable:
             lines.append("writable = true")
         lines += check_lines(reg.name)
+        lines += command_lines(reg.name)
         lines += alarm_lines(reg.name)
         lines.append("")
     for d in DERIVED:

@@ -60,9 +60,7 @@ def station(
     tags = root / "tags.toml"
     text_ = tags.read_text(encoding="utf-8")
     for tag, rule in (("SS1.ZC301", VALVE), ("SS2.ZC301", TWO_PERSON)):
-        anchor = f'name = "{tag}"\n'
-        assert anchor in text_
-        text_ = text_.replace(anchor, anchor + rule, 1)
+        text_ = with_command(text_, tag, rule)
     tags.write_text(text_, encoding="utf-8")
     station = Station.open(root, simulate=True, sim_speed=20.0)
     with station:
@@ -82,6 +80,20 @@ def station(
             on_sim(station, "write", f"{ss}.TIC301_AUTO", False)
         wait_until(lambda: store.get("SS1.ZC301").good, 10, "manual")
         yield station
+
+
+def with_command(tags: str, tag: str, rule: str) -> str:
+    """The tags file with `tag`'s command rules (the demo's own, if any) replaced by `rule`."""
+    blocks = tags.split("[[tag]]\n")
+    anchor = f'name = "{tag}"\n'
+    for i, block in enumerate(blocks):
+        if block.startswith(anchor):
+            kept = [
+                line for line in block.splitlines(keepends=True) if not line.startswith("command")
+            ]
+            blocks[i] = anchor + rule + "".join(kept)[len(anchor) :]
+            return "[[tag]]\n".join(blocks)
+    raise AssertionError(f"{tag} not in the tags file")
 
 
 def on_sim(station: Station, method: str, *args: Any) -> None:
