@@ -8,8 +8,10 @@ the station is stopped.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from drivers.base import parse_duration
+from hmi.audit.trail import AuditTrail
 from hmi.control import ControlError, NotRunning, request
+from hmi.db import open_database
 from hmi.history.answers import ANSWERS
 from hmi.history.backup import BackupError, backup_station, backup_summary
 from hmi.history.restore import restore_station
@@ -135,6 +139,23 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_export(tags: list[str], request: Mapping[str, Any]) -> None:
+    """Record the export in the audit trail first; CliError (no export) when it cannot be."""
+    engine = open_database(os.environ.get("CONDUIT_DATABASE") or None, data_home())
+    try:
+        AuditTrail(engine).record(
+            user=f"os:{getpass.getuser()}",
+            action="report.export",
+            target=",".join(tags)[:200],
+            new=str(request["dest"]),
+            reason=f"{request['format']} {_stamp(request['start'])} .. {_stamp(request['end'])}",
+        )
+    except Exception as exc:
+        raise CliError(f"export refused: the audit trail could not record it ({exc})") from None
+    finally:
+        engine.dispose()
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Write tags' history (raw, or --buckets) to a parquet, csv or xlsx file."""
     start, end = _span(args)
@@ -148,6 +169,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     }
     if args.buckets:
         request_args["buckets"] = args.buckets
+    _audit_export(args.tags, request_args)
     result = ask_history(args.project, "history.export", request_args)
     print(f"{result['rows']:,} rows written to {result['dest']}")
     return 0

@@ -154,3 +154,21 @@ def test_a_locked_database_refuses_acks_and_raises_a_system_alarm(
     station.runtime.call(station.runtime.refresh_link_stats()).result(5)
     assert station.runtime.store.get("_diag.database.online").value is True
     assert query_audit(station.database, action="alarm.ack") == [], "refused: not audited"
+
+
+def test_a_locked_screen_still_shows_alarms_but_acts_on_none(client: InProcessClient) -> None:
+    from hmi.security.permissions import parse_grants
+
+    station = client.station
+    assert station.users is not None and station.auth is not None
+    station.users.add_user("admin", "Root-Of-All-2026", parse_grants("administrator"), by="t")
+    station.users.add_user("li.wei", "Night-Shift-Op-5", parse_grants("operator:S"), by="t")
+    session = station.auth.login("li.wei", "Night-Shift-Op-5")
+    wait_until(lambda: any(v.id == ALARM for v in client.active_alarms()), 10, "alarm active")
+    station.auth.lock(session)  # the operator walked away (or the idle time ran out)
+    assert [v.id for v in client.active_alarms()] == [ALARM], "the alarm is still shown"
+    with pytest.raises(PermissionDenied):
+        client.acknowledge(session, [ALARM], "from a locked screen").result(5)
+    station.auth.unlock(session, "Night-Shift-Op-5")  # back quickly: the same person
+    assert client.acknowledge(session, [ALARM], "back at the desk").result(5) == []
+    assert client.active_alarms()[0].state is AlarmState.ACKED

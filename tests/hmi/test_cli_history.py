@@ -142,3 +142,18 @@ def test_export_from_the_running_station_and_from_the_file(
     assert table.num_rows == len(live_rows)
     assert table.column("tag").to_pylist() == [r["tag"] for r in live_rows]
     assert f"{len(live_rows):,} rows written" in capsys.readouterr().out
+    # each export is in the audit trail, recorded before the file was written
+    from hmi.audit.query import query_audit
+    from hmi.db import open_database
+    from hmi.resources import data_home
+
+    engine = open_database(None, data_home())
+    try:
+        exports = query_audit(engine, action="report.export")
+    finally:
+        engine.dispose()
+    assert [(r.target, r.new) for r in exports] == [
+        ("S.TT1,S.TT2", str(live_csv.resolve())),
+        ("S.TT1,S.TT2", str(offline.resolve())),
+    ]
+    assert all(r.user.startswith("os:") for r in exports)
