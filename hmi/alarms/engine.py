@@ -25,6 +25,7 @@ from hmi.alarm_config import AlarmDef
 from hmi.alarms.conditions import Condition, ConditionDef
 from hmi.alarms.model import AlarmKind, AlarmState, Event, Priority, Transition
 from hmi.alarms.state import UNCHANGED, Alarm, Outcome
+from hmi.audit_sink import AuditSink
 from hmi.expressions import Expression, compile_expression
 from hmi.tags import Quality, Value
 
@@ -82,25 +83,6 @@ class RequestRefused(Exception):
 
 Persist = Callable[[AlarmDef, str, Any], None]
 """Writes one changed alarm field to the project files; raises (e.g. ProjectError) to refuse."""
-
-
-class Audit(Protocol):
-    """The audit trail (hmi.audit.AuditTrail): `record` raises when it cannot write."""
-
-    def record(
-        self,
-        *,
-        user: str,
-        action: str,
-        target: str = "",
-        old: str = "",
-        new: str = "",
-        reason: str = "",
-        result: str = "ok",
-        host: str | None = None,
-    ) -> object:
-        """Append one record."""
-        ...
 
 
 class Journal(Protocol):
@@ -169,7 +151,7 @@ class AlarmEngine:
     ) -> None:
         self.journal = journal  # where transitions go; None: nowhere (tests, tools)
         self.persist = persist  # where edited fields are written; None: memory only
-        self.audit: Audit | None = None  # where requests are audited; None: nowhere (tests)
+        self.audit: AuditSink | None = None  # where requests are audited; None: nowhere (tests)
         self._read = read
         self._clock = clock
         self.host = host if host is not None else socket.gethostname()

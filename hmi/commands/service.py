@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Protocol
 
 from drivers.base import WriteResult
+from hmi.audit_sink import AuditSink
 from hmi.command_config import CommandDef
 from hmi.commands.model import (
     CommandRefused,
@@ -35,7 +36,6 @@ from hmi.commands.model import (
     Selection,
 )
 from hmi.expressions import Expression, compile_expression
-from hmi.security.audit_sink import AuditSink
 from hmi.security.permissions import APPROVE_COMMANDS, OPERATE
 from hmi.tags import DataType, Quality, TagDef, Value
 

@@ -1,35 +1,14 @@
-"""What the security layer needs of the audit trail: one `record` call that raises on failure.
+"""Recording through the audit trail from the security layer: a failure refuses the action.
 
-Defined here, not imported from `hmi.audit` (the layer contract keeps the two apart); the
-station passes `hmi.audit.AuditTrail`, which has exactly this method.
+`AuditSink` (hmi.audit_sink) is the protocol; the station passes `hmi.audit.AuditTrail`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
+from hmi.audit_sink import AuditSink
 from hmi.security.errors import AuditUnavailable
 
 __all__ = ["AuditSink", "record"]
-
-
-class AuditSink(Protocol):
-    """Somewhere to record who did what; `record` raises when it cannot write."""
-
-    def record(
-        self,
-        *,
-        user: str,
-        action: str,
-        target: str = "",
-        old: str = "",
-        new: str = "",
-        reason: str = "",
-        result: str = "ok",
-        host: str | None = None,
-    ) -> object:
-        """Append one record; raise when it was not written."""
-        ...
 
 
 def record(
