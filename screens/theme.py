@@ -16,6 +16,11 @@ QUALITY_BAD_TEXT = QColor("#ffffff")
 QUALITY_UNCERTAIN_BG = QColor("#c9bf8e")
 # Alarm priorities (1 = highest), the same everywhere.
 PRIORITY = {1: QColor("#d0021b"), 2: QColor("#f5a623"), 3: QColor("#f8e71c"), 4: QColor("#4a90e2")}
+# Plant symbols: grey line art; a dark fill is running/open, a light fill stopped/closed.
+SYMBOL_LINE = QColor("#404040")
+SYMBOL_OFF = QColor("#f0f0f0")
+# An equipment fault (trip, failed to start) is always alarmed: the highest priority's colour.
+FAULT = PRIORITY[1]
 
 
 def apply_theme(app: QApplication, name: str = "isa101") -> None:
