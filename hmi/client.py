@@ -19,10 +19,23 @@ from hmi.alarms.engine import AlarmView, Principal
 from hmi.alarms.journal import query_journal
 from hmi.alarms.model import Transition
 from hmi.alarms.response import AlarmResponse, Cause, ResponseDesk
+from hmi.commands.model import CommandResult, Selection
+from hmi.commands.service import CommandService
+from hmi.security.auth import Authenticator, Session
 from hmi.station import Station
 from hmi.tags import TagDef, Value
 
-__all__ = ["AlarmView", "InProcessClient", "LinkStats", "Principal", "RuntimeClient", "connect"]
+__all__ = [
+    "AlarmView",
+    "CommandResult",
+    "InProcessClient",
+    "LinkStats",
+    "Principal",
+    "RuntimeClient",
+    "Selection",
+    "Session",
+    "connect",
+]
 
 T = TypeVar("T")
 Future = concurrent.futures.Future
@@ -121,6 +134,48 @@ class RuntimeClient(Protocol):
 
     def close_response(self, who: Principal, response_id: int, note: str = "") -> Future[None]:
         """Close an occurrence (its cause recorded)."""
+        ...
+
+    def login(self, name: str, password: str) -> Future[Session]:
+        """A session for `name` (AuthError, AccountLocked, AccountDisabled when refused)."""
+        ...
+
+    def logout(self, session: Session) -> Future[None]:
+        """End the session."""
+        ...
+
+    def lock(self, session: Session) -> Future[None]:
+        """Lock the session: it may only view (alarms stay visible) until unlocked."""
+        ...
+
+    def unlock(self, session: Session, password: str) -> Future[None]:
+        """Unlock with the same person's password."""
+        ...
+
+    def switch_user(self, session: Session, name: str, password: str) -> Future[Session]:
+        """Shift change: `name` logs in, then `session` is logged out."""
+        ...
+
+    def select(self, who: Principal, tag: str, target: Any) -> Future[Selection]:
+        """Reserve a point for a command (limits, step and interlocks checked)."""
+        ...
+
+    def confirm(
+        self, who: Principal, selection_id: str, password: str | None = None
+    ) -> Future[Selection]:
+        """Confirm one's own selection (the password again for a critical point)."""
+        ...
+
+    def approve(self, approver: Principal, selection_id: str, password: str) -> Future[Selection]:
+        """A second person approves a two-person command."""
+        ...
+
+    def cancel(self, who: Principal, selection_id: str) -> Future[None]:
+        """Give a selection up."""
+        ...
+
+    def operate(self, who: Principal, selection_id: str) -> Future[CommandResult]:
+        """Write and read back; the future ends with the verified, failed or timed-out result."""
         ...
 
     def alarm_journal(
@@ -252,6 +307,72 @@ class InProcessClient:
         """Close an occurrence (its cause recorded)."""
         return self._submit(lambda: self._desk().close(who, response_id, note))
 
+    def _auth(self) -> Authenticator:
+        auth = self.station.auth
+        if auth is None:
+            raise RuntimeError("the user store is not open")
+        return auth
+
+    def _commands(self) -> CommandService:
+        commands = self.station.commands
+        if commands is None:
+            raise RuntimeError("the command service is not running")
+        return commands
+
+    def login(self, name: str, password: str) -> Future[Session]:
+        """A session for `name` (AuthError, AccountLocked, AccountDisabled when refused)."""
+        return self._submit(lambda: self._auth().login(name, password))
+
+    def logout(self, session: Session) -> Future[None]:
+        """End the session."""
+        return self._submit(lambda: self._auth().logout(session))
+
+    def lock(self, session: Session) -> Future[None]:
+        """Lock the session: it may only view (alarms stay visible) until unlocked."""
+        return self._submit(lambda: self._auth().lock(session))
+
+    def unlock(self, session: Session, password: str) -> Future[None]:
+        """Unlock with the same person's password."""
+        return self._submit(lambda: self._auth().unlock(session, password))
+
+    def switch_user(self, session: Session, name: str, password: str) -> Future[Session]:
+        """Shift change: `name` logs in, then `session` is logged out."""
+        return self._submit(lambda: self._auth().switch_user(session, name, password))
+
+    def select(self, who: Principal, tag: str, target: Any) -> Future[Selection]:
+        """Reserve a point for a command (limits, step and interlocks checked)."""
+        return self._submit(lambda: self._commands().select(who, tag, target))
+
+    def confirm(
+        self, who: Principal, selection_id: str, password: str | None = None
+    ) -> Future[Selection]:
+        """Confirm one's own selection (the password again for a critical point)."""
+        return self._submit(lambda: self._commands().confirm(who, selection_id, password))
+
+    def approve(self, approver: Principal, selection_id: str, password: str) -> Future[Selection]:
+        """A second person approves a two-person command."""
+        return self._submit(lambda: self._commands().approve(approver, selection_id, password))
+
+    def cancel(self, who: Principal, selection_id: str) -> Future[None]:
+        """Give a selection up."""
+        return self._submit(lambda: self._commands().cancel(who, selection_id))
+
+    def operate(self, who: Principal, selection_id: str) -> Future[CommandResult]:
+        """Write and read back; the future ends with the verified, failed or timed-out result."""
+        outer: Future[CommandResult] = Future()
+
+        def start() -> None:
+            inner = self._commands().operate(who, selection_id)  # checks and audit: refusals here
+            inner.add_done_callback(lambda done: _copy(done, outer))
+
+        def started(step: Future[None]) -> None:
+            error = step.exception()
+            if error is not None:
+                outer.set_exception(error)
+
+        self._submit(start).add_done_callback(started)
+        return outer
+
     def alarm_journal(
         self, start: float | None = None, end: float | None = None, **filters: Any
     ) -> Future[list[Transition]]:
@@ -267,6 +388,15 @@ class InProcessClient:
         """Stop the embedded station."""
         self._pool.shutdown(wait=True)
         self.station.stop()
+
+
+def _copy(done: Future[CommandResult], outer: Future[CommandResult]) -> None:
+    """Hand an inner future's outcome to the future the caller holds."""
+    error = done.exception()
+    if error is not None:
+        outer.set_exception(error)
+    else:
+        outer.set_result(done.result())
 
 
 def connect(project: str | Path, *, simulate: bool = False) -> InProcessClient:
