@@ -17,7 +17,7 @@ from drivers.base import LinkStats
 from hmi.alarm_config import AlarmDef
 from hmi.alarms.engine import AlarmView, Principal
 from hmi.alarms.journal import query_journal
-from hmi.alarms.model import Transition
+from hmi.alarms.model import AlarmKind, AlarmState, Priority, Transition
 from hmi.alarms.response import AlarmResponse, Cause, ResponseDesk
 from hmi.commands.model import CommandResult, Selection
 from hmi.commands.service import CommandService
@@ -26,11 +26,14 @@ from hmi.station import Station
 from hmi.tags import TagDef, Value
 
 __all__ = [
+    "AlarmKind",
+    "AlarmState",
     "AlarmView",
     "CommandResult",
     "InProcessClient",
     "LinkStats",
     "Principal",
+    "Priority",
     "RuntimeClient",
     "Selection",
     "Session",
