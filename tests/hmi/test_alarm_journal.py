@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select, text
 from hmi.alarms.journal import Journal, JournalClosed, alarm_journal, query_journal
 from hmi.alarms.model import AlarmState, Event, Priority, Transition
 from hmi.alarms.response import AlarmResponse, ResponseError, ResponseLog
-from hmi.db import SQLITE_NAME, create_all, metadata, open_database
+from hmi.db import SQLITE_NAME, create_all, open_database
 from tests.conftest import wait_until
 
 T0 = 1_800_000_000.0
@@ -25,15 +25,10 @@ T0 = 1_800_000_000.0
 # ---- databases ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine with empty tables: an SQLite file in tmp_path, or the session's PostgreSQL."""
-    url = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    eng = open_database(url, tmp_path, busy_timeout=0.1)
-    metadata.drop_all(eng)
-    create_all(eng)
-    yield eng
-    eng.dispose()
+@pytest.fixture
+def engine(database: Engine) -> Engine:
+    """The shared `database` fixture (SQLite, PostgreSQL; empty tables) by this file's name."""
+    return database
 
 
 def _count(engine: Engine) -> int:

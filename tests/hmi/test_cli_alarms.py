@@ -63,10 +63,7 @@ def test_diagnostics_prints_outages_and_data_accuracy_of_a_month(
     from hmi.db import create_all, open_database
     from hmi.diagnostics.records import RecordWriter
 
-    home = tmp_path / "home"
-    monkeypatch.setenv("CONDUIT_HOME", str(home))
-    (tmp_path / "p").mkdir()
-    folder = write_project(tmp_path / "p", 1)
+    home, folder = _offline_project(tmp_path, monkeypatch)
     (folder / "tags.toml").write_text(
         (folder / "tags.toml")
         .read_text(encoding="utf-8")
@@ -106,10 +103,7 @@ def test_kpis_of_a_window_from_the_command_line(
     from hmi.alarms.response import ResponseLog
     from hmi.db import create_all, open_database
 
-    home = tmp_path / "home"
-    monkeypatch.setenv("CONDUIT_HOME", str(home))
-    (tmp_path / "p").mkdir()
-    folder = write_project(tmp_path / "p", 1)
+    home, folder = _offline_project(tmp_path, monkeypatch)
     t0 = 1_790_000_000.0
 
     def tr(ts: float, alarm: str, event: Event, user: str = "") -> Transition:
@@ -146,3 +140,11 @@ def test_kpis_of_a_window_from_the_command_line(
     assert cli.main(["alarms", str(folder), "--kpi", *window]) == 0
     text = capsys.readouterr().out
     assert "activations: 13" in text and "S.A.hi" in text and "mean 1.0 min" in text
+
+
+def _offline_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A data folder of its own and a project whose PLC is not there (the CLI reads the store)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CONDUIT_HOME", str(home))
+    (tmp_path / "p").mkdir()
+    return home, write_project(tmp_path / "p", 1)
