@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import sys
 import tempfile
 import threading
@@ -62,6 +63,7 @@ class ControlServer:
         self._workers: set[threading.Thread] = set()
         self._workers_lock = threading.Lock()
         self._socket_dir: str | None = None
+        self._family = ""
 
     def start(self) -> None:
         """Listen and publish the endpoint file."""
@@ -71,6 +73,7 @@ class ControlServer:
             self._socket_dir = tempfile.mkdtemp(prefix="conduit-")
             family, address = "AF_UNIX", os.path.join(self._socket_dir, "s")
         self._listener = Listener(address, family=family, authkey=self._key)
+        self._family = family
         self.path.parent.mkdir(parents=True, exist_ok=True)
         info = {"family": family, "address": address, "key": self._key.hex(), "pid": os.getpid()}
         tmp = self.path.with_suffix(".tmp")
@@ -120,6 +123,19 @@ class ControlServer:
             with self._workers_lock:
                 self._workers.discard(threading.current_thread())
 
+    def _wake(self, address: Any) -> None:
+        """Connect once so a blocking accept() returns and sees the stop.
+
+        On Unix a bare socket connect: it never waits for the handshake, which nobody may answer
+        any more when the accept loop has already seen the stop (a client would then hang).
+        """
+        if self._family == "AF_UNIX":
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5.0)
+                sock.connect(address)
+        else:  # a named pipe has no bare connect
+            Client(address, authkey=self._key).close()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop listening, finish the requests in progress and remove the endpoint file."""
         self._stopping.set()
@@ -127,8 +143,8 @@ class ControlServer:
             self.path.unlink()
         listener = self._listener
         if listener is not None:
-            with contextlib.suppress(Exception):  # wakes the blocking accept()
-                Client(listener.address, authkey=self._key).close()
+            with contextlib.suppress(Exception):
+                self._wake(listener.address)
             listener.close()
         if self._thread is not None:
             self._thread.join(timeout)

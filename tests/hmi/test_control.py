@@ -68,3 +68,25 @@ def test_a_stale_endpoint_file_means_not_running(tmp_path: Path) -> None:
     )
     with pytest.raises(NotRunning, match="Demo plant"):
         request(tmp_path, "Demo plant", "echo")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the Unix-socket wake-up; Windows uses pipes")
+def test_stop_returns_when_the_accept_loop_has_already_ended(tmp_path: Path) -> None:
+    """A stop racing a refused connection: nobody answers a handshake now; stop must not wait."""
+    import socket
+    import threading
+
+    srv = ControlServer(tmp_path, "Demo plant", {})
+    srv.start()
+    srv._stopping.set()  # the stop as the accept loop sees it first ...
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:  # ... with a broken handshake
+        assert srv._listener is not None
+        sock.connect(srv._listener.address)
+    assert srv._thread is not None
+    srv._thread.join(10)
+    assert not srv._thread.is_alive(), "the accept loop ended"
+    stopper = threading.Thread(target=srv.stop, name="conduit-test-stop")
+    stopper.start()
+    stopper.join(10)
+    assert not stopper.is_alive(), "stop() returned"
+    assert not endpoint_path(tmp_path, "Demo plant").exists()
