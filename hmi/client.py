@@ -9,7 +9,7 @@ headless at the station, several seats over a broker) will implement the same pr
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -19,9 +19,18 @@ from hmi.alarms.engine import AlarmView, Principal
 from hmi.alarms.journal import query_journal
 from hmi.alarms.model import AlarmKind, AlarmState, Priority, Transition
 from hmi.alarms.response import AlarmResponse, Cause, ResponseDesk
+from hmi.audit.schema import AuditRecord
+from hmi.audit.verify import VerifyReport
+from hmi.command_config import CommandDef
 from hmi.commands.model import CommandResult, Selection
 from hmi.commands.service import CommandService
+from hmi.history.query import HistoryReader, Trend
+from hmi.history.query import Sample as HistorySample
+from hmi.screen_config import ScreenDef
+from hmi.security.admin import UserAdmin
 from hmi.security.auth import Authenticator, Session
+from hmi.security.permissions import ANY_AREA, RoleGrant
+from hmi.security.tables import UserInfo
 from hmi.station import Station
 from hmi.tags import TagDef, Value
 
@@ -29,14 +38,20 @@ __all__ = [
     "AlarmKind",
     "AlarmState",
     "AlarmView",
+    "CommandDef",
     "CommandResult",
+    "HistorySample",
     "InProcessClient",
     "LinkStats",
     "Principal",
     "Priority",
+    "RoleGrant",
     "RuntimeClient",
+    "ScreenDef",
     "Selection",
     "Session",
+    "Trend",
+    "UserInfo",
     "connect",
 ]
 
@@ -187,6 +202,79 @@ class RuntimeClient(Protocol):
         """Journaled transitions in [start, end), filtered as `query_journal` allows."""
         ...
 
+    def screens(self) -> Mapping[str, ScreenDef]:
+        """The project's plant screens by name, in navigation order."""
+        ...
+
+    def command_defs(self) -> Mapping[str, CommandDef]:
+        """How each writable tag may be commanded (limits, confirmation, interlocks)."""
+        ...
+
+    def history_trend(
+        self, tags: Sequence[str], start: float, end: float, buckets: int
+    ) -> Future[dict[str, Trend]]:
+        """Per tag at most `buckets` min/max/first/last/avg buckets over [start, end)."""
+        ...
+
+    def history_raw(
+        self, tag: str, start: float, end: float, limit: int | None = None
+    ) -> Future[list[HistorySample]]:
+        """Stored samples (ts, value, quality) of `tag` in [start, end), in time order."""
+        ...
+
+    def last_before(self, tag: str, ts: float) -> Future[HistorySample | None]:
+        """The last stored sample of `tag` before `ts`, or None."""
+        ...
+
+    def first_start(self) -> Future[bool]:
+        """True when no user exists yet: the first administrator must be created."""
+        ...
+
+    def create_first_admin(self, name: str, password: str, full_name: str = "") -> Future[Session]:
+        """Create the first administrator (only while no user exists) and log them in."""
+        ...
+
+    def users(self, who: Session) -> Future[list[UserInfo]]:
+        """Every user (needs manage_users)."""
+        ...
+
+    def roles(self, who: Session) -> Future[dict[str, frozenset[str]]]:
+        """Every role and its permissions (needs manage_users)."""
+        ...
+
+    def add_user(
+        self,
+        who: Session,
+        name: str,
+        password: str,
+        grants: Iterable[RoleGrant],
+        full_name: str = "",
+    ) -> Future[UserInfo]:
+        """Create a user (needs manage_users)."""
+        ...
+
+    def set_roles(self, who: Session, name: str, grants: Iterable[RoleGrant]) -> Future[None]:
+        """Replace a user's role grants (needs manage_users)."""
+        ...
+
+    def set_disabled(
+        self, who: Session, name: str, disabled: bool, reason: str = ""
+    ) -> Future[None]:
+        """Disable or enable a user (needs manage_users)."""
+        ...
+
+    def reset_password(self, who: Session, name: str, password: str) -> Future[None]:
+        """Give a user a new password (needs manage_users)."""
+        ...
+
+    def audit(self, who: Session, **filters: Any) -> Future[list[AuditRecord]]:
+        """Audit records filtered as `query_audit` allows (needs manage_users)."""
+        ...
+
+    def verify_audit(self, who: Session) -> Future[VerifyReport]:
+        """Check the audit trail's hash chain (needs manage_users)."""
+        ...
+
     def close(self) -> None:
         """Release the connection (an embedded station is stopped)."""
         ...
@@ -202,6 +290,10 @@ class InProcessClient:
         # requests that may wait (journal back-pressure, database queries) leave the caller's
         # thread; one worker keeps one person's requests in the order they were made
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="conduit-client")
+        # history queries (trends scrolled back a week) must not queue behind an ack
+        self._history = concurrent.futures.ThreadPoolExecutor(
+            2, thread_name_prefix="conduit-history"
+        )
 
     def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
         return self._pool.submit(fn, *args, **kwargs)
@@ -387,9 +479,106 @@ class InProcessClient:
             return future
         return self._submit(query_journal, journal.engine, start, end, **filters)
 
+    def screens(self) -> Mapping[str, ScreenDef]:
+        """The project's plant screens by name, in navigation order."""
+        found = self.station.project.screens
+        return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+    def command_defs(self) -> Mapping[str, CommandDef]:
+        """How each writable tag may be commanded (limits, confirmation, interlocks)."""
+        return self.station.project.commands
+
+    def _reader(self) -> HistoryReader:
+        store = self.station.history.store
+        if store is None:
+            raise RuntimeError("the historian is not running")
+        return HistoryReader(store)
+
+    def history_trend(
+        self, tags: Sequence[str], start: float, end: float, buckets: int
+    ) -> Future[dict[str, Trend]]:
+        """Per tag at most `buckets` min/max/first/last/avg buckets over [start, end)."""
+        return self._history.submit(lambda: self._reader().trend(list(tags), start, end, buckets))
+
+    def history_raw(
+        self, tag: str, start: float, end: float, limit: int | None = None
+    ) -> Future[list[HistorySample]]:
+        """Stored samples (ts, value, quality) of `tag` in [start, end), in time order."""
+        return self._history.submit(lambda: self._reader().raw(tag, start, end, limit))
+
+    def last_before(self, tag: str, ts: float) -> Future[HistorySample | None]:
+        """The last stored sample of `tag` before `ts`, or None."""
+        return self._history.submit(lambda: self._reader().last_before(tag, ts))
+
+    def _admin(self) -> UserAdmin:
+        if self.station.users is None or self.station.audit is None:
+            raise RuntimeError("the user store is not open")
+        return UserAdmin(self.station.users, self.station.audit.engine)
+
+    def first_start(self) -> Future[bool]:
+        """True when no user exists yet: the first administrator must be created."""
+        return self._submit(lambda: self._auth().first_start())
+
+    def create_first_admin(self, name: str, password: str, full_name: str = "") -> Future[Session]:
+        """Create the first administrator (only while no user exists) and log them in."""
+
+        def create() -> Session:
+            users = self.station.users
+            if users is None:
+                raise RuntimeError("the user store is not open")
+            grants = [RoleGrant("administrator", ANY_AREA)]
+            users.add_user(name, password, grants, by=name, full_name=full_name)
+            return self._auth().login(name, password)
+
+        return self._submit(create)
+
+    def users(self, who: Session) -> Future[list[UserInfo]]:
+        """Every user (needs manage_users)."""
+        return self._submit(lambda: self._admin().users(who))
+
+    def roles(self, who: Session) -> Future[dict[str, frozenset[str]]]:
+        """Every role and its permissions (needs manage_users)."""
+        return self._submit(lambda: self._admin().roles(who))
+
+    def add_user(
+        self,
+        who: Session,
+        name: str,
+        password: str,
+        grants: Iterable[RoleGrant],
+        full_name: str = "",
+    ) -> Future[UserInfo]:
+        """Create a user (needs manage_users)."""
+        wanted = list(grants)
+        return self._submit(lambda: self._admin().add_user(who, name, password, wanted, full_name))
+
+    def set_roles(self, who: Session, name: str, grants: Iterable[RoleGrant]) -> Future[None]:
+        """Replace a user's role grants (needs manage_users)."""
+        wanted = list(grants)
+        return self._submit(lambda: self._admin().set_roles(who, name, wanted))
+
+    def set_disabled(
+        self, who: Session, name: str, disabled: bool, reason: str = ""
+    ) -> Future[None]:
+        """Disable or enable a user (needs manage_users)."""
+        return self._submit(lambda: self._admin().set_disabled(who, name, disabled, reason))
+
+    def reset_password(self, who: Session, name: str, password: str) -> Future[None]:
+        """Give a user a new password (needs manage_users)."""
+        return self._submit(lambda: self._admin().reset_password(who, name, password))
+
+    def audit(self, who: Session, **filters: Any) -> Future[list[AuditRecord]]:
+        """Audit records filtered as `query_audit` allows (needs manage_users)."""
+        return self._submit(lambda: self._admin().audit(who, **filters))
+
+    def verify_audit(self, who: Session) -> Future[VerifyReport]:
+        """Check the audit trail's hash chain (needs manage_users)."""
+        return self._submit(lambda: self._admin().verify_audit(who))
+
     def close(self) -> None:
         """Stop the embedded station."""
         self._pool.shutdown(wait=True)
+        self._history.shutdown(wait=True, cancel_futures=True)
         self.station.stop()
 
 

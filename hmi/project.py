@@ -29,6 +29,7 @@ from hmi.publish_config import (
     PublishConfig,
     unmatched_patterns,
 )
+from hmi.screen_config import ScreenDef
 from hmi.tags import LINK_FIELDS, SourceRef, TagDef
 
 __all__ = [
@@ -69,6 +70,7 @@ class Project:
     commands: dict[str, CommandDef] = field(default_factory=dict)  # writable tag -> its rules
     # data-quality checks, plausibility rules and leak segments ([[check]], [[segment]])
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
+    screens: dict[str, ScreenDef] = field(default_factory=dict)  # screens/*.toml, by name
     # input tag name -> calc tags to recompute when it changes, in computation order
     dependents: dict[str, list[str]] = field(init=False, repr=False, compare=False)
     _calc_order: tuple[str, ...] = field(init=False, repr=False, compare=False)

@@ -10,6 +10,7 @@ __all__ = [
     "AuditUnavailable",
     "AuthError",
     "PasswordRefused",
+    "PermissionRefused",
     "SecurityError",
     "UserError",
 ]
@@ -54,3 +55,7 @@ class UserError(SecurityError):
 
 class AuditUnavailable(SecurityError):
     """The audit trail could not record the action, so the action was refused."""
+
+
+class PermissionRefused(SecurityError):
+    """The person does not hold the permission the request needs; nothing was changed."""

@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from pytestqt.qtbot import QtBot
 
 from screens import theme
-from screens.symbols import (
+from screens.widgets.symbols import (
     ACTIVE,
     INACTIVE,
     Symbols,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
-from hmi.client import LinkStats
+from hmi.client import AlarmView, LinkStats
 from hmi.tags import DataType, Quality, Reason, TagDef, Value
 from hmi.tagstore import TagStore
 from screens.refresh import Refresher
@@ -44,6 +44,12 @@ class StoreClient:
 
     def link_stats(self) -> dict[str, LinkStats]:
         return {}
+
+    def active_alarms(self) -> list[AlarmView]:
+        return []
+
+    def alarm_changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
+        return version, []
 
     def close(self) -> None:
         pass
