@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -24,15 +25,17 @@ from hmi.audit.verify import VerifyReport
 from hmi.command_config import CommandDef
 from hmi.commands.model import CommandResult, Selection
 from hmi.commands.service import CommandService
+from hmi.history.export import export_history
 from hmi.history.query import HistoryReader, Trend
 from hmi.history.query import Sample as HistorySample
 from hmi.screen_config import ScreenDef
-from hmi.security.admin import UserAdmin
 from hmi.security.auth import Authenticator, Session
-from hmi.security.permissions import ANY_AREA, RoleGrant
+from hmi.security.errors import AuditUnavailable, PermissionRefused, UserError
+from hmi.security.permissions import ANY_AREA, EXPORT_REPORTS, RoleGrant
 from hmi.security.tables import UserInfo
 from hmi.station import Station
 from hmi.tags import TagDef, Value
+from hmi.user_admin import UserAdmin
 
 __all__ = [
     "AlarmKind",
@@ -273,6 +276,19 @@ class RuntimeClient(Protocol):
 
     def verify_audit(self, who: Session) -> Future[VerifyReport]:
         """Check the audit trail's hash chain (needs manage_users)."""
+        ...
+
+    def export_history(
+        self,
+        who: Session,
+        tags: Sequence[str],
+        start: float,
+        end: float,
+        dest: Path,
+        *,
+        buckets: int | None = None,
+    ) -> Future[int]:
+        """Write history to an xlsx/csv/parquet file (needs export_reports; audited first)."""
         ...
 
     def close(self) -> None:
@@ -526,6 +542,8 @@ class InProcessClient:
             users = self.station.users
             if users is None:
                 raise RuntimeError("the user store is not open")
+            if not users.first_start():
+                raise UserError("users exist already: an administrator creates further users")
             grants = [RoleGrant("administrator", ANY_AREA)]
             users.add_user(name, password, grants, by=name, full_name=full_name)
             return self._auth().login(name, password)
@@ -575,11 +593,51 @@ class InProcessClient:
         """Check the audit trail's hash chain (needs manage_users)."""
         return self._submit(lambda: self._admin().verify_audit(who))
 
+    def export_history(
+        self,
+        who: Session,
+        tags: Sequence[str],
+        start: float,
+        end: float,
+        dest: Path,
+        *,
+        buckets: int | None = None,
+    ) -> Future[int]:
+        """Write history to an xlsx/csv/parquet file (needs export_reports; audited first)."""
+        wanted = list(tags)
+
+        def export() -> int:
+            if not who.may(EXPORT_REPORTS, ANY_AREA):
+                raise PermissionRefused(f"{who.name} may not export reports")
+            audit = self.station.audit
+            if audit is None:
+                raise AuditUnavailable("export refused: the audit trail is not open")
+            stamp = f"{_iso(start)} .. {_iso(end)}"
+            try:
+                audit.record(
+                    user=who.name,
+                    action="report.export",
+                    target=",".join(wanted)[:200],
+                    new=str(dest),
+                    reason=stamp if buckets is None else f"{stamp}, {buckets} buckets",
+                )
+            except Exception as exc:
+                raise AuditUnavailable(
+                    f"export refused: the audit trail could not record it ({exc})"
+                ) from None
+            return export_history(self._reader(), wanted, start, end, Path(dest), buckets=buckets)
+
+        return self._history.submit(export)
+
     def close(self) -> None:
         """Stop the embedded station."""
         self._pool.shutdown(wait=True)
         self._history.shutdown(wait=True, cancel_futures=True)
         self.station.stop()
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
 def _copy(done: Future[CommandResult], outer: Future[CommandResult]) -> None:

@@ -1,28 +1,114 @@
-"""The ISA-101 palette and QSS theme: the only place colours are defined in code."""
+"""The ISA-101 palette and QSS themes: the only place colours are defined in code.
+
+Two variants: `day` (calm light grey) and `night` (dark grey for night shifts). Alarm and
+quality colours are the same in both, so a priority looks the same at any hour. Switching
+changes the QColor objects below in place (views keep their references and see the new
+colours on their next paint) and emits `changed`, on which views with cached drawings (plant
+symbols) redraw.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
 
 from hmi.resources import resource_path
 
-BACKGROUND = QColor("#d4d4d4")
-TEXT = QColor("#1e1e1e")
-TEXT_DIM = QColor("#6a6a6a")
+__all__ = [
+    "BACKGROUND",
+    "FAULT",
+    "PRIORITY",
+    "QUALITY_BAD_BG",
+    "QUALITY_BAD_TEXT",
+    "QUALITY_UNCERTAIN_BG",
+    "SYMBOL_LINE",
+    "SYMBOL_OFF",
+    "TEXT",
+    "TEXT_DIM",
+    "VARIANTS",
+    "apply_theme",
+    "current_variant",
+    "on_change",
+]
+
+VARIANTS = ("day", "night")
+_QSS = {"day": "isa101", "night": "isa101_night"}
+
+# name -> (day, night) for the colours that follow the variant
+_NEUTRAL = {
+    "BACKGROUND": ("#d4d4d4", "#3a3a3a"),
+    "TEXT": ("#1e1e1e", "#e2e2e2"),
+    "TEXT_DIM": ("#6a6a6a", "#9a9a9a"),
+    # Plant symbols: grey line art; a dark fill is running/open, a light fill stopped/closed.
+    "SYMBOL_LINE": ("#404040", "#c8c8c8"),
+    "SYMBOL_OFF": ("#f0f0f0", "#4a4a4a"),
+    "PIPE": ("#5a5a5a", "#a0a0a0"),
+    "CANVAS": ("#d4d4d4", "#333333"),
+}
+
+BACKGROUND = QColor(_NEUTRAL["BACKGROUND"][0])
+TEXT = QColor(_NEUTRAL["TEXT"][0])
+TEXT_DIM = QColor(_NEUTRAL["TEXT_DIM"][0])
+SYMBOL_LINE = QColor(_NEUTRAL["SYMBOL_LINE"][0])
+SYMBOL_OFF = QColor(_NEUTRAL["SYMBOL_OFF"][0])
+PIPE = QColor(_NEUTRAL["PIPE"][0])  # process lines on the diagrams
+CANVAS = QColor(_NEUTRAL["CANVAS"][0])  # the diagrams' and charts' background
 # Bad quality is drawn distinctly and never as a plausible number (white on magenta-grey).
 QUALITY_BAD_BG = QColor("#8a6d8a")
 QUALITY_BAD_TEXT = QColor("#ffffff")
 QUALITY_UNCERTAIN_BG = QColor("#c9bf8e")
-# Alarm priorities (1 = highest), the same everywhere.
+# Alarm priorities (1 = highest), the same everywhere and in both variants.
 PRIORITY = {1: QColor("#d0021b"), 2: QColor("#f5a623"), 3: QColor("#f8e71c"), 4: QColor("#4a90e2")}
-# Plant symbols: grey line art; a dark fill is running/open, a light fill stopped/closed.
-SYMBOL_LINE = QColor("#404040")
-SYMBOL_OFF = QColor("#f0f0f0")
 # An equipment fault (trip, failed to start) is always alarmed: the highest priority's colour.
 FAULT = PRIORITY[1]
+# Trend pens: distinguishable, not alarm colours (no red, orange, yellow, alarm blue).
+PENS = (
+    QColor("#1f5fa8"),
+    QColor("#2e8b57"),
+    QColor("#7b4fa0"),
+    QColor("#8b5a2b"),
+    QColor("#008b8b"),
+    QColor("#c71585"),
+    QColor("#556b2f"),
+    QColor("#4b4b4b"),
+)
 
 
-def apply_theme(app: QApplication, name: str = "isa101") -> None:
-    """Load a QSS theme from resources/themes into the application."""
-    app.setStyleSheet(resource_path("themes", f"{name}.qss").read_text(encoding="utf-8"))
+class _Theme(QObject):
+    """The current variant; announces a switch."""
+
+    changed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.variant = "day"
+
+
+_state = _Theme()
+
+
+def current_variant() -> str:
+    """The current variant ("day" or "night")."""
+    return _state.variant
+
+
+def on_change(slot: Callable[[str], None]) -> None:
+    """Call `slot(variant)` after each switch (connect a QObject's bound method)."""
+    _state.changed.connect(slot)
+
+
+def apply_theme(app: QApplication, variant: str = "day") -> None:
+    """Load the variant's QSS from resources/themes and switch the code's colours to it."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown theme {variant!r} (one of {', '.join(VARIANTS)})")
+    index = VARIANTS.index(variant)
+    colours: dict[str, QColor] = globals()
+    for name, pair in _NEUTRAL.items():
+        colours[name].setRgba(QColor(pair[index]).rgba())
+    app.setStyleSheet(resource_path("themes", f"{_QSS[variant]}.qss").read_text(encoding="utf-8"))
+    if variant != _state.variant:
+        _state.variant = variant
+        _state.changed.emit(variant)

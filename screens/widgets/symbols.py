@@ -120,7 +120,7 @@ class Symbols:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder if folder is not None else resource_path("symbols")
         self._trees: dict[str, ET.Element] = {}
-        self._pixmaps: dict[tuple[str, SymbolState, int, int | None], QPixmap] = {}
+        self._pixmaps: dict[tuple[str, SymbolState, int, int | None, str], QPixmap] = {}
 
     def names(self) -> list[str]:
         """The names of every symbol in the folder, sorted."""
@@ -154,7 +154,7 @@ class Symbols:
             raise ValueError(
                 f"alarm priority {alarm_priority} is not one of {sorted(theme.PRIORITY)}"
             )
-        key = (name, state, size, alarm_priority)
+        key = (name, state, size, alarm_priority, theme.current_variant())
         pixmap = self._pixmaps.get(key)
         if pixmap is None:
             pixmap = QPixmap.fromImage(self._image(name, state, size, alarm_priority))
