@@ -43,6 +43,7 @@ class LinkMonitor:
         self._log = logger or logging.getLogger("drivers.link")
         self._clock = clock
         self._online: bool | None = None  # None: not known yet (nothing tried)
+        self._ever_online = False
         self._since = clock()
         self._rtts: deque[float] = deque(maxlen=rtt_window)
         self._outcomes: deque[int] = deque(maxlen=loss_window)
@@ -85,6 +86,20 @@ class LinkMonitor:
         self._outcomes.append(_FAILURE)
         self.last_error = text
 
+    def connect_failed(self, text: str) -> None:
+        """Record a connection attempt that failed.
+
+        After the device has been online, a failed reconnect is loss like a failed request (a
+        short drop shows as packet loss). Before it was ever reached (a station starting before
+        its device) the device is offline, its own alarm, and not lossy.
+        """
+        if self._ever_online:
+            self.failure(text)
+            return
+        self.requests += 1
+        self.failures += 1
+        self.last_error = text
+
     def reconnected(self) -> None:
         """Count one re-established connection (not the first one)."""
         self.reconnects += 1
@@ -94,6 +109,7 @@ class LinkMonitor:
         if self._online is True:
             return False
         self._online = True
+        self._ever_online = True
         self._since = self._clock()
         self._log.info("%s online%s", self.device, f" ({detail})" if detail else "")
         return True

@@ -193,6 +193,9 @@ class SimulationHost:
         self.meters: MeterPublisher | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._gas_task: asyncio.Future[None] | None = None
+        self._gas_endpoint: Endpoint | None = None
+        self.ready = threading.Event()  # set once every simulator listens (or failed to)
 
     def start(self, timeout: float = 30.0) -> None:
         """Start every simulator the project needs and wait until they listen."""
@@ -245,11 +248,11 @@ class SimulationHost:
             await self.heating.start(heating, speed=self.speed, seed=self.seed)
         gas = self.endpoints.get("gasgate")
         if gas:
-            from drivers.sim.opcua_serve import GasGateSimulator
-
-            self.gasgate = GasGateSimulator()
-            await self.gasgate.start(next(iter(gas.values())), speed=self.speed, seed=self.seed)
-            log.info("gas gate station GS1 on %s", self.gasgate.url)
+            # building the OPC UA address space costs asyncua about two seconds of CPU: it is
+            # built after the station has started (`start_deferred`), so the first screen and
+            # the heating plant's values do not wait for it; the OPC UA link connects when the
+            # server listens
+            self._gas_endpoint = next(iter(gas.values()))
         if self.broker is not None and self.heating is not None:
             from drivers.sim.meters_mqtt import MeterPublisher
 
@@ -258,8 +261,44 @@ class SimulationHost:
             )
             await self.meters.start()
 
+    def start_deferred(self) -> None:
+        """Start the simulators that are slow to build (the OPC UA gas gate) in the background;
+        `ready` is set when they listen."""
+        loop, endpoint = self._loop, self._gas_endpoint
+        if loop is None or endpoint is None:
+            self.ready.set()
+            return
+
+        def begin() -> None:
+            self._gas_task = asyncio.ensure_future(self._start_gasgate(endpoint))
+
+        loop.call_soon_threadsafe(begin)
+
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until every simulator listens (after `start_deferred`); False on timeout."""
+        return self.ready.wait(timeout)
+
+    async def _start_gasgate(self, endpoint: Endpoint) -> None:
+        from drivers.sim.opcua_serve import GasGateSimulator
+
+        gasgate = GasGateSimulator()
+        try:
+            await gasgate.start(endpoint, speed=self.speed, seed=self.seed)
+        except Exception as exc:
+            log.error("gas gate simulator did not start: %s", exc)
+            return
+        finally:
+            self.ready.set()
+        self.gasgate = gasgate
+        log.info("gas gate station GS1 on %s", gasgate.url)
+
     async def _shutdown(self) -> None:
         """Stop whatever runs, newest first; the broker process last."""
+        task, self._gas_task = self._gas_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self.meters is not None:
             await self.meters.stop()
         if self.gasgate is not None:

@@ -241,6 +241,8 @@ class Station:
             self.control.start()
         except OSError as exc:  # the station runs; only other processes cannot ask it
             log.error("control endpoint unavailable: %s", exc)
+        if self.simulation is not None:
+            self.simulation.start_deferred()
         log.info("station %s started (%d tags)", self.project.name, len(self.runtime.tags))
 
     def _open_journal(self) -> None:

@@ -235,7 +235,7 @@ class ModbusDriver:
         if connected:
             return client
         reason = f"cannot connect to {self._device.host}:{self._port}"
-        self._monitor.failure(reason)
+        self._monitor.connect_failed(reason)
         self._go_offline(reason)
         return None
 

@@ -162,7 +162,7 @@ class OpcUaDriver:
             reason = describe(exc, self._device, self._options)
             if not isinstance(exc, (*_LINK_ERRORS, DriverError)) and reason != self._logged_reason:
                 log.error("%s: unexpected error while connecting", self._device.name, exc_info=exc)
-            self._monitor.failure(reason)
+            self._monitor.connect_failed(reason)
             self._go_offline(reason)
             return None
         return session

@@ -162,3 +162,17 @@ def test_keep_linked_backs_off_after_failures_and_retries_a_dropped_link_at_once
     ]
     assert len(delays) == 2  # a delay after each failed open, none before retrying a dropped link
     assert monitor.stats().reconnects == 1
+
+
+def test_a_device_never_reached_is_offline_not_lossy_but_a_drop_is_loss() -> None:
+    monitor = LinkMonitor("PLC1", loss_window=10)
+    for _ in range(3):
+        monitor.connect_failed("cannot connect to 127.0.0.1:502")
+    stats = monitor.stats()
+    assert stats.loss_pct == 0.0 and stats.requests == 3 and not stats.online
+    assert stats.last_error == "cannot connect to 127.0.0.1:502" and monitor.failures == 3
+    monitor.set_online()
+    monitor.ok(0.001)
+    monitor.set_offline("connection reset")
+    monitor.connect_failed("cannot connect to 127.0.0.1:502")  # once reached, a drop is loss
+    assert monitor.stats().loss_pct == pytest.approx(50.0)

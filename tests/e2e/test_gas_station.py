@@ -47,6 +47,7 @@ def test_gas_station_values_are_plausible_in_the_demo(tmp_path: Path) -> None:
 def test_browse_returns_the_simulators_folders_and_variables(tmp_path: Path) -> None:
     station = Station.open(demo_copy(tmp_path), simulate=True)
     with station:
+        assert station.simulation is not None and station.simulation.wait_ready(30)
         device = station.runtime.devices["GS1"]
 
         async def walk() -> tuple[list[str], list[str], dict[str, str]]:
