@@ -32,6 +32,7 @@ __all__ = [
     "apply_theme",
     "current_variant",
     "on_change",
+    "priority_colour",
 ]
 
 VARIANTS = ("day", "night")
@@ -75,6 +76,12 @@ PENS = (
     QColor("#556b2f"),
     QColor("#4b4b4b"),
 )
+
+
+def priority_colour(priority: int) -> QColor:
+    """The colour of an alarm priority as the core numbers it (4 = urgent ... 1 = low)."""
+    level = min(max(int(priority), 1), 4)
+    return PRIORITY[5 - level]
 
 
 class _Theme(QObject):
