@@ -649,8 +649,10 @@ def _copy(done: Future[CommandResult], outer: Future[CommandResult]) -> None:
         outer.set_result(done.result())
 
 
-def connect(project: str | Path, *, simulate: bool = False) -> InProcessClient:
+def connect(
+    project: str | Path, *, simulate: bool = False, defer_slow_simulators: bool = False
+) -> InProcessClient:
     """Open a project, start its station in this process and return a client for it."""
     station = Station.open(project, simulate=simulate)
-    station.start()
+    station.start(defer_slow_simulators=defer_slow_simulators)
     return InProcessClient(station)

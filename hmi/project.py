@@ -166,6 +166,7 @@ def load_project(path: str | Path) -> Project:
         alarms=loader.alarms.alarms,
         commands=loader.commands.commands,
         diagnostics=loader.diagnostics,
+        screens=loader.screens,
     )
 
 

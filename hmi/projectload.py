@@ -25,6 +25,8 @@ from hmi.expressions import Expression, ExpressionError, compile_expression
 from hmi.history_config import HistorySettings, read_history, read_tag_history
 from hmi.projectfiles import Fields, Report, TomlFile, did_you_mean, finite_number
 from hmi.publish_config import PUBLISHER_DEVICE, PUBLISHER_FIELDS, PublishConfig, read_publish
+from hmi.screen_config import ScreenDef
+from hmi.screen_read import ScreenReader
 from hmi.tags import LINK_FIELDS, TAG_NAME, DataType, SourceRef, TagDef, link_tag_name
 
 __all__ = ["DEFAULT_SCAN", "DEVICE_KEYS", "PROJECT_KEYS", "TAG_KEYS", "Loader"]
@@ -87,6 +89,7 @@ class Loader:
         self.commands = CommandReader(report)  # how writable tags are commanded
         self.diagnostics = DiagnosticsSettings()  # checks, rules and segments, once loaded
         self._project_file: TomlFile | None = None  # [[check]], [[segment]]: read after tags
+        self.screens: dict[str, ScreenDef] = {}  # screens/*.toml, read after tags
 
     @property
     def publish_declared(self) -> bool:
@@ -103,6 +106,7 @@ class Loader:
         for rel in self.tag_files():
             self.read_tags(rel)
         self.check_alarms()
+        self.read_screens()
 
     def check_alarms(self) -> None:
         """Alarms, checks, rules and segments name known tags (once all tags are read)."""
@@ -119,6 +123,17 @@ class Loader:
         self.diagnostics_reader.check(tags, system)
         self.diagnostics = self.diagnostics_reader.settings()
         self.commands.check(tags, types)
+
+    def read_screens(self) -> None:
+        """screens/*.toml: plant screens whose tags, commands and links are checked."""
+        names: set[str] | None = None
+        if self.tags_known:
+            names = set(self.tag_sources)
+            if self.devices_known:
+                names |= {link_tag_name(d, f) for d in self.device_drivers for f, *_ in LINK_FIELDS}
+            if self.publish_declared:
+                names |= {link_tag_name(PUBLISHER_DEVICE, f) for f, *_ in PUBLISHER_FIELDS}
+        self.screens = ScreenReader(self.report, self.tags, names).read_folder(self.root)
 
     # -- drivers -----------------------------------------------------------------------
 

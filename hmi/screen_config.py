@@ -44,7 +44,8 @@ the demo ships hand-made ones). The format, in short:
     label = { en = "Substation 1", zh_CN = "1号换热站" }
 
 A screen's name is its file name without `.toml`. Plain data; `screen_read` parses and checks it
-(every mistake with file, line and field) and `screens/diagram.py` draws it.
+(every mistake with file, line and field) and `screens/diagram/` (`DiagramView`) draws it;
+docs/screens.md describes the format.
 """
 
 from __future__ import annotations

@@ -197,9 +197,13 @@ class SimulationHost:
         self._gas_endpoint: Endpoint | None = None
         self.ready = threading.Event()  # set once every simulator listens (or failed to)
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start every simulator the project needs and wait until they listen."""
+    def start(self, timeout: float = 30.0, *, defer_slow: bool = False) -> None:
+        """Start every simulator the project needs and wait until they listen.
+
+        With `defer_slow`, the slow ones (the OPC UA gas gate) wait for `start_deferred`.
+        """
         if not self.endpoints:
+            self.ready.set()
             return
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
@@ -207,6 +211,10 @@ class SimulationHost:
         )
         self._thread.start()
         started.result(timeout)
+        if not defer_slow:
+            self.start_deferred()
+            if not self.wait_ready(timeout):
+                raise SimulationError(f"the simulators did not listen within {timeout:g}s")
 
     def _main(self, started: concurrent.futures.Future[None]) -> None:
         loop = asyncio.new_event_loop()

@@ -216,10 +216,15 @@ class Station:
         """Load the project folder at `path` (raises ProjectError) and build its station."""
         return cls(load_project(path), simulate=simulate, sim_speed=sim_speed)
 
-    def start(self) -> None:
-        """Start the simulators (if any), then the runtime, then the publisher (if any)."""
+    def start(self, *, defer_slow_simulators: bool = False) -> None:
+        """Start the simulators (if any), then the runtime, then the publisher (if any).
+
+        With `defer_slow_simulators` the slow simulators (the OPC UA gas gate) are built after
+        the station has started: the operator application shows its first window sooner, and
+        the gas gate's link connects when its server listens.
+        """
         if self.simulation is not None:
-            self.simulation.start()
+            self.simulation.start(defer_slow=defer_slow_simulators)
         self.history.start()
         try:
             self._open_journal()

@@ -47,7 +47,6 @@ def test_gas_station_values_are_plausible_in_the_demo(tmp_path: Path) -> None:
 def test_browse_returns_the_simulators_folders_and_variables(tmp_path: Path) -> None:
     station = Station.open(demo_copy(tmp_path), simulate=True)
     with station:
-        assert station.simulation is not None and station.simulation.wait_ready(30)
         device = station.runtime.devices["GS1"]
 
         async def walk() -> tuple[list[str], list[str], dict[str, str]]:
@@ -66,3 +65,22 @@ def test_browse_returns_the_simulators_folders_and_variables(tmp_path: Path) -> 
     assert "GS1" in top
     assert {"Inlet", "Filter", "Meter", "RunA", "RunB", "Odorizer", "ESV"} <= set(folders)
     assert any(t == "Double" for t in inlet_vars.values()), inlet_vars
+
+
+def test_a_station_started_before_its_gas_gate_simulator_connects_without_false_alarms(
+    tmp_path: Path,
+) -> None:
+    """The operator application starts the station first and builds the slow OPC UA server
+    after: the gas gate link connects once it listens, offline meanwhile but never lossy."""
+    station = Station.open(demo_copy(tmp_path), simulate=True)
+    station.start(defer_slow_simulators=True)
+    try:
+        sim, store = station.simulation, station.runtime.store
+        assert sim is not None
+        assert sim.wait_ready(30) and sim.gasgate is not None
+        wait_until(lambda: store.get("GS1.PT101").good, 30, "gas gate values good")
+        assert station.runtime.link_stats()["GS1"].loss_pct == 0.0
+        raised = {v.id for v in station.alarms.active() if v.tag.startswith("_diag.GS1")}
+        assert raised == set()
+    finally:
+        station.stop()
