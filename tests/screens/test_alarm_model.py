@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from hmi.client import AlarmKind, AlarmState, AlarmView, Priority
 from screens import theme
-from screens.alarm_model import (
+from screens.alarms.model import (
     COL_AREA,
     COL_MESSAGE,
     COL_PRIORITY,

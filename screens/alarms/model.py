@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from PySide6.QtCore import (
@@ -20,7 +21,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 
 from hmi.client import AlarmState, AlarmView, Priority
 from screens import theme
@@ -78,10 +79,17 @@ HIDDEN = frozenset({AlarmState.SHELVED, AlarmState.SUPPRESSED, AlarmState.OUT_OF
 ACKED_BG = theme.BACKGROUND  # a calm grey: acknowledged, nothing more to do but watch
 
 
+@cache
+def _bold() -> QFont:
+    """The font of unacknowledged rows (made on first use: a QFont needs the application)."""
+    font = QFont()
+    font.setBold(True)
+    return font
+
+
 def priority_colour(priority: int) -> QColor:
     """The theme colour of an hmi `Priority` (URGENT = 4 is theme.PRIORITY[1], LOW = 1 is [4])."""
-    level = min(max(int(priority), int(Priority.LOW)), int(Priority.URGENT))
-    return theme.PRIORITY[int(Priority.URGENT) + 1 - level]
+    return theme.priority_colour(priority)
 
 
 def _number(value: float | None) -> str:
@@ -169,6 +177,8 @@ class AlarmTableModel(QAbstractTableModel):
             if view.state is AlarmState.ACKED:
                 return ACKED_BG
             return None
+        if role == Qt.ItemDataRole.FontRole and view.state in UNACKED:
+            return _bold()  # unacknowledged rows stand out even where colour is not seen
         if role == Qt.ItemDataRole.ForegroundRole:
             return theme.TEXT_DIM if view.state in HIDDEN else theme.TEXT
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_VALUE, COL_LIMIT):
