@@ -9,51 +9,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from hmi.client import RuntimeClient, connect
+from hmi.client import connect
 from hmi.project import ProjectError
 from hmi.resources import demo_project
-from screens.refresh import Refresher
-from screens.tag_browser import TagBrowser
-from screens.theme import apply_theme
+from screens.shell import MainWindow
+from screens.theme import VARIANTS, apply_theme
 
 log = logging.getLogger("screens.app")
-
-
-class MainWindow(QMainWindow):
-    """The main window; for now its home screen is the live tag browser."""
-
-    def __init__(self, client: RuntimeClient, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.client = client
-        self.setWindowTitle(f"Conduit HMI — {client.project_name}")
-        self.resize(1200, 720)
-        self.browser = TagBrowser(client.tag_defs(), self)
-        self.setCentralWidget(self.browser)
-        self.links = QLabel(self)
-        self.statusBar().addPermanentWidget(self.links)
-        self.refresher = Refresher(client, interval_ms=250, parent=self)
-        self.refresher.subscribe(self.browser.apply)
-        self._links_timer = QTimer(self)
-        self._links_timer.setInterval(1000)
-        self._links_timer.timeout.connect(self._show_links)
-
-    def start(self) -> None:
-        """Begin pulling live values."""
-        self.refresher.start()
-        self._links_timer.start()
-        self._show_links()
-
-    def _show_links(self) -> None:
-        stats = self.client.link_stats()
-        online = [name for name, s in stats.items() if s.online]
-        offline = sorted(set(stats) - set(online))
-        text = f"devices online {len(online)}/{len(stats)}"
-        if offline:
-            text += " · offline: " + ", ".join(offline)
-        self.links.setText(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,9 +33,47 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the devices marked `simulate` with the built-in plant simulator",
     )
     parser.add_argument(
+        "--refresh-hz",
+        type=float,
+        default=5.0,
+        metavar="HZ",
+        help="screen refresh rate, 2 to 10 per second (default 5)",
+    )
+    parser.add_argument("--language", choices=("en", "zh_CN"), help="start in this language")
+    parser.add_argument("--theme", choices=VARIANTS, help="start with the day or night colours")
+    parser.add_argument(
+        "--settings", type=Path, metavar="FILE", help="keep the window layout in this INI file"
+    )
+    parser.add_argument(
         "--exit-after", type=float, metavar="SECONDS", help="quit after this long (smoke tests)"
     )
     return parser
+
+
+CJK_FAMILIES = ("Noto Sans CJK SC", "WenQuanYi Micro Hei", "Source Han Sans SC", "Microsoft YaHei")
+
+
+def cjk_font() -> str | None:
+    """The first installed font family that has Chinese glyphs, or None."""
+    families = set(QFontDatabase.families())
+    for family in CJK_FAMILIES:
+        if family in families:
+            return family
+    for family in sorted(families):
+        if QFontDatabase.WritingSystem.SimplifiedChinese in QFontDatabase.writingSystems(family):
+            return family
+    return None
+
+
+def use_cjk_fallback(app: QApplication) -> None:
+    """Make Chinese text render: add an installed CJK family as a fallback of the UI font."""
+    family = cjk_font()
+    if family is None:
+        log.warning("no font with Chinese glyphs is installed: zh_CN text will not render")
+        return
+    font = QFont(app.font())
+    font.setFamilies([font.family(), family])
+    app.setFont(font)
 
 
 def _no_display() -> bool:
@@ -96,18 +100,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Conduit HMI")
     app.setOrganizationName("Conduit")
+    use_cjk_fallback(app)
     apply_theme(app)
     project = args.project or demo_project()
     try:
-        client = connect(project, simulate=args.simulate)
+        client = connect(project, simulate=args.simulate, defer_slow_simulators=True)
     except ProjectError as exc:
         QMessageBox.critical(None, "Conduit HMI — project error", str(exc))
         print(str(exc), file=sys.stderr)
         return 2
-    window = MainWindow(client)
+    settings = (
+        QSettings(str(args.settings), QSettings.Format.IniFormat) if args.settings else QSettings()
+    )
+    if args.language:
+        settings.setValue("language", args.language)
+    if args.theme:
+        settings.setValue("theme", args.theme)
+    hz = min(10.0, max(2.0, args.refresh_hz))
+    window = MainWindow(client, settings=settings, refresh_ms=round(1000 / hz))
     app.aboutToQuit.connect(client.close)
-    window.show()
     window.start()
+    window.show()
     if args.exit_after is not None:
         QTimer.singleShot(int(args.exit_after * 1000), app.quit)
     return app.exec()

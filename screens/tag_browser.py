@@ -6,12 +6,13 @@ behind a filter proxy. Bad values are shown as BAD on a distinct background, nev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QMimeData,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -31,6 +32,9 @@ from PySide6.QtWidgets import (
 from hmi.tags import Quality, TagDef, Value, format_value
 from screens import theme
 from screens.refresh import Changes
+
+# Dragging rows out (onto a trend) carries the tag names, one a line, as this type and as text.
+TAG_MIME = "application/x-conduit-tags"
 
 COLUMNS = ("Tag", "Description", "Value", "Unit", "Quality", "Updated")
 COL_NAME, COL_DESC, COL_VALUE, COL_UNIT, COL_QUALITY, COL_TIME = range(len(COLUMNS))
@@ -121,6 +125,28 @@ class TagTableModel(QAbstractTableModel):
         ts = value.source_ts or (value.recv_ts or None)
         return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3] if ts else ""
 
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        """Rows can be selected and dragged (onto a trend), not edited."""
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:
+        """What a drag of rows carries."""
+        return [TAG_MIME, "text/plain"]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        """The tag names of the dragged rows (once each, in row order), one a line."""
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        text = "\n".join(self._tags[r].name for r in rows)
+        mime = QMimeData()
+        mime.setData(TAG_MIME, text.encode("utf-8"))
+        mime.setText(text)
+        return mime
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        """Tags are copied out, never moved."""
+        return Qt.DropAction.CopyAction
+
     def apply(self, changes: Changes) -> None:
         """Store changed values and repaint only their rows."""
         rows = []
@@ -199,6 +225,9 @@ class TagBrowser(QWidget):
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QTableView.DragDropMode.DragOnly)
+        self.table.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()

@@ -9,14 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from hmi.client import InProcessClient, connect
 from hmi.simulation import find_mosquitto
 from hmi.tags import Quality
-from screens.app import MainWindow
-from screens.tag_browser import COL_NAME, COL_QUALITY, COL_VALUE
+from screens.shell import MainWindow
+from screens.tag_browser import COL_NAME, COL_QUALITY, COL_VALUE, TagBrowser
 from screens.theme import apply_theme
 from tests.conftest import demo_copy
 
@@ -33,17 +34,32 @@ def demo(tmp_path: Path) -> Iterator[InProcessClient]:
     client.close()
 
 
+def tag_window(qtbot: QtBot, client: InProcessClient, tmp_path: Path) -> MainWindow:
+    """The main window on its tag browser page (layout kept in a file of the test's own)."""
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(client, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    window.show_page("tags")
+    return window
+
+
+def browser_of(window: MainWindow) -> TagBrowser:
+    page = window.page("tags")
+    assert isinstance(page, TagBrowser)
+    return page
+
+
 def test_demo_window_shows_live_good_values_from_the_simulator(
-    qtbot: QtBot, demo: InProcessClient
+    qtbot: QtBot, demo: InProcessClient, tmp_path: Path
 ) -> None:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     apply_theme(app)
-    window = MainWindow(demo)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
-    model = window.browser.model
+    window = tag_window(qtbot, demo, tmp_path)
+    browser = browser_of(window)
+    model = browser.model
     # the MQTT part of the demo runs where a mosquitto broker is installed (CI installs it)
     broker = find_mosquitto() is not None
     live = [
@@ -57,26 +73,20 @@ def test_demo_window_shows_live_good_values_from_the_simulator(
         return all(model.value(name).quality is Quality.GOOD for name in live)
 
     qtbot.waitUntil(all_good, timeout=15000)
-    rows = {
-        window.browser.proxy.index(r, COL_NAME).data(): r
-        for r in range(window.browser.proxy.rowCount())
-    }
-    supply = float(window.browser.proxy.index(rows["HS1.TT101"], COL_VALUE).data())
-    ret = float(window.browser.proxy.index(rows["HS1.TT102"], COL_VALUE).data())
+    rows = {browser.proxy.index(r, COL_NAME).data(): r for r in range(browser.proxy.rowCount())}
+    supply = float(browser.proxy.index(rows["HS1.TT101"], COL_VALUE).data())
+    ret = float(browser.proxy.index(rows["HS1.TT102"], COL_VALUE).data())
     assert 60.0 < supply < 130.0, "heat source supply temperature is plausible"
     assert ret < supply, "return is cooler than supply"
-    assert window.browser.proxy.index(rows["HS1.TT101"], COL_QUALITY).data() == "good"
-    online = "devices online 7/7" if broker else "devices online 6/7"
+    assert browser.proxy.index(rows["HS1.TT101"], COL_QUALITY).data() == "good"
+    online = "Devices online 7/7" if broker else "Devices online 6/7"
     qtbot.waitUntil(lambda: window.links.text().startswith(online), timeout=5000)
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     window.resize(1280, 760)
     assert window.grab().save(str(SCREENSHOTS / "tag_browser.png"))
-    qtbot.keyClicks(window.browser.filter, "SS2.")
-    names = [
-        window.browser.proxy.index(r, COL_NAME).data()
-        for r in range(window.browser.proxy.rowCount())
-    ]
+    qtbot.keyClicks(browser.filter, "SS2.")
+    names = [browser.proxy.index(r, COL_NAME).data() for r in range(browser.proxy.rowCount())]
     assert names, "the filter keeps the SS2 tags"
     defs = demo.tag_defs()
     assert all(
@@ -88,15 +98,13 @@ def test_demo_window_shows_live_good_values_from_the_simulator(
 
 
 def test_an_offline_substation_shows_bad_values_and_comes_back(
-    qtbot: QtBot, demo: InProcessClient
+    qtbot: QtBot, demo: InProcessClient, tmp_path: Path
 ) -> None:
     from drivers.sim.faults import Offline  # the test injects the fault like a field failure
 
-    window = MainWindow(demo)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
-    model = window.browser.model
+    window = tag_window(qtbot, demo, tmp_path)
+    browser = browser_of(window)
+    model = browser.model
     qtbot.waitUntil(lambda: model.value("SS4.TT201").quality is Quality.GOOD, timeout=15000)
     simulation = demo.station.simulation
     assert simulation is not None and simulation.heating is not None
@@ -107,8 +115,8 @@ def test_an_offline_substation_shows_bad_values_and_comes_back(
     assert model.value("SS4.TT201").value is None
     assert model.value("SS1.TT201").quality is Quality.GOOD, "other substations unaffected"
     qtbot.waitUntil(lambda: "offline: PLC_SS4" in window.links.text(), timeout=5000)
-    qtbot.keyClicks(window.browser.filter, "SS4.")
-    assert window.browser.proxy.index(0, COL_VALUE).data() == "BAD"
+    qtbot.keyClicks(browser.filter, "SS4.")
+    assert browser.proxy.index(0, COL_VALUE).data() == "BAD"
     assert window.grab().save(str(SCREENSHOTS / "tag_browser_offline.png"))
     simulation.call(plant.faults.remove, fault)
     qtbot.waitUntil(lambda: model.value("SS4.TT201").quality is Quality.GOOD, timeout=15000)

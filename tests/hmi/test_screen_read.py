@@ -118,8 +118,9 @@ def project(tmp_path: Path, screens: dict[str, str]) -> Path:
 def test_the_demo_screens_load_and_bind_real_tags() -> None:
     demo = load_project(demo_project())
     screens = demo.screens
-    assert sorted(screens) == ["gasgate", "overview", "ss1"]
-    assert [screens[n].order for n in ("overview", "ss1", "gasgate")] == [1, 2, 3]
+    assert sorted(screens) == ["gasgate", "overview", "ss1", "ss2", "ss3", "ss4"]
+    names = ("overview", "ss1", "ss2", "ss3", "ss4", "gasgate")
+    assert [screens[n].order for n in names] == [1, 2, 3, 4, 5, 6]
     assert screens["overview"].title == Text("Heating overview", "供热总览")
     assert screens["gasgate"].title.zh_CN == "门站"
     for screen in screens.values():

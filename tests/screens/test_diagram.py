@@ -408,7 +408,7 @@ def test_the_overview_shows_live_values_from_the_simulator(
     client = connect(demo_copy(tmp_path), simulate=True)
     try:
         screens = client.screens()
-        assert list(screens) == ["overview", "ss1", "gasgate"]
+        assert list(screens) == ["overview", "ss1", "ss2", "ss3", "ss4", "gasgate"]
         refresher = Refresher(client, interval_ms=200)
         context = AppContext(client, refresher)
         view = DiagramView(context, screens["overview"])

@@ -1,0 +1,58 @@
+"""Child of `bench startup`: a fresh process opens the demo window and reports, as JSON, the
+seconds from its launch (CONDUIT_T0, set by the parent just before it started this process) to
+the window shown and to the first live good value of the overview delivered to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def main() -> int:
+    """Open the demo, time the first window and the first live values, quit."""
+    t0 = float(os.environ["CONDUIT_T0"])
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from hmi.client import connect
+    from screens.app import use_cjk_fallback
+    from screens.shell import MainWindow
+    from screens.theme import apply_theme
+
+    app = QApplication(sys.argv[:1])
+    use_cjk_fallback(app)
+    apply_theme(app)
+    figures: dict[str, float] = {"imports": time.time() - t0}
+    client = connect(sys.argv[1], simulate=True, defer_slow_simulators=True)
+    figures["station"] = time.time() - t0
+    settings = QSettings(sys.argv[2], QSettings.Format.IniFormat)
+    window = MainWindow(client, settings=settings, refresh_ms=100)
+    window.start()
+    window.show()
+    figures["window"] = time.time() - t0
+    overview = next(iter(client.screens().values()))
+
+    def poll() -> None:
+        live = [v for t, v in window.latest.items() if t in overview.tags and v.good]
+        if live and "live" not in figures:
+            figures["live"] = time.time() - t0
+            figures["live_tags"] = len(live)
+            app.quit()
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(poll)
+    timer.start()
+    QTimer.singleShot(30_000, app.quit)
+    app.exec()
+    window.close()
+    client.close()
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
