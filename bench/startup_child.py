@@ -26,8 +26,8 @@ def main() -> int:
     use_cjk_fallback(app)
     apply_theme(app)
     figures: dict[str, float] = {"imports": time.time() - t0}
-    client = connect(sys.argv[1], simulate=True, defer_slow_simulators=True)
-    figures["station"] = time.time() - t0
+    client = connect(sys.argv[1], simulate=True, defer_slow_simulators=True, background=True)
+    client.started.add_done_callback(lambda _: figures.setdefault("station", time.time() - t0))
     settings = QSettings(sys.argv[2], QSettings.Format.IniFormat)
     window = MainWindow(client, settings=settings, refresh_ms=100)
     window.start()

@@ -66,6 +66,11 @@ class RuntimeClient(Protocol):
     """What a screen may ask of a station."""
 
     @property
+    def started(self) -> Future[None]:
+        """Done once the station runs (with its exception when it could not start)."""
+        ...
+
+    @property
     def project_name(self) -> str:
         """The project's display name."""
         ...
@@ -299,8 +304,11 @@ class RuntimeClient(Protocol):
 class InProcessClient:
     """RuntimeClient over a station embedded in this process."""
 
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: Station, *, started: bool = True) -> None:
         self.station = station  # the embedded station, for tools and tests (never for screens)
+        self.started: Future[None] = Future()  # done once the station runs (or failed to)
+        if started:
+            self.started.set_result(None)
         self._runtime = station.runtime
         self._alarms = station.alarms
         # requests that may wait (journal back-pressure, database queries) leave the caller's
@@ -650,9 +658,22 @@ def _copy(done: Future[CommandResult], outer: Future[CommandResult]) -> None:
 
 
 def connect(
-    project: str | Path, *, simulate: bool = False, defer_slow_simulators: bool = False
+    project: str | Path,
+    *,
+    simulate: bool = False,
+    defer_slow_simulators: bool = False,
+    background: bool = False,
 ) -> InProcessClient:
-    """Open a project, start its station in this process and return a client for it."""
+    """Open a project, start its station in this process and return a client for it.
+
+    With `background` the station starts on the client's worker while the caller goes on (the
+    application shows its first window meanwhile); `client.started` says when it is up or
+    why it failed, and requests made meanwhile wait for it.
+    """
     station = Station.open(project, simulate=simulate)
+    if background:
+        client = InProcessClient(station, started=False)
+        client.started = client._submit(station.start, defer_slow_simulators=defer_slow_simulators)
+        return client
     station.start(defer_slow_simulators=defer_slow_simulators)
     return InProcessClient(station)

@@ -269,9 +269,9 @@ class SimulationHost:
             )
             await self.meters.start()
 
-    def start_deferred(self) -> None:
-        """Start the simulators that are slow to build (the OPC UA gas gate) in the background;
-        `ready` is set when they listen."""
+    def start_deferred(self, delay: float = 0.0) -> None:
+        """Start the simulators that are slow to build (the OPC UA gas gate) in the background
+        after `delay` seconds; `ready` is set when they listen."""
         loop, endpoint = self._loop, self._gas_endpoint
         if loop is None or endpoint is None:
             self.ready.set()
@@ -280,7 +280,7 @@ class SimulationHost:
         def begin() -> None:
             self._gas_task = asyncio.ensure_future(self._start_gasgate(endpoint))
 
-        loop.call_soon_threadsafe(begin)
+        loop.call_soon_threadsafe(loop.call_later, delay, begin)
 
     def wait_ready(self, timeout: float = 30.0) -> bool:
         """Wait until every simulator listens (after `start_deferred`); False on timeout."""

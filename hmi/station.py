@@ -45,6 +45,8 @@ from hmi.security.auth import Authenticator
 from hmi.security.store import UserStore
 from hmi.simulation import SimulationHost
 
+DEFERRED_SIMULATORS_AFTER = 3.0  # seconds after the start, when the application asks
+
 log = logging.getLogger("hmi.station")
 
 DATABASE_ENV = "CONDUIT_DATABASE"  # a SQLAlchemy URL for the relational store (several seats)
@@ -220,8 +222,8 @@ class Station:
         """Start the simulators (if any), then the runtime, then the publisher (if any).
 
         With `defer_slow_simulators` the slow simulators (the OPC UA gas gate) are built after
-        the station has started: the operator application shows its first window sooner, and
-        the gas gate's link connects when its server listens.
+        the station has started (a few seconds later): the operator application shows its first
+        window and values sooner, and the gas gate's link connects when its server listens.
         """
         if self.simulation is not None:
             self.simulation.start(defer_slow=defer_slow_simulators)
@@ -246,8 +248,9 @@ class Station:
             self.control.start()
         except OSError as exc:  # the station runs; only other processes cannot ask it
             log.error("control endpoint unavailable: %s", exc)
-        if self.simulation is not None:
-            self.simulation.start_deferred()
+        if self.simulation is not None and defer_slow_simulators:
+            # its two seconds of CPU would compete with the first screen and the first values
+            self.simulation.start_deferred(DEFERRED_SIMULATORS_AFTER)
         log.info("station %s started (%d tags)", self.project.name, len(self.runtime.tags))
 
     def _open_journal(self) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from hmi.client import connect
 from hmi.project import ProjectError
 from hmi.resources import demo_project
+from screens.bridge import when_done
 from screens.shell import MainWindow
 from screens.theme import VARIANTS, apply_theme
 
@@ -104,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_theme(app)
     project = args.project or demo_project()
     try:
-        client = connect(project, simulate=args.simulate, defer_slow_simulators=True)
+        client = connect(
+            project, simulate=args.simulate, defer_slow_simulators=True, background=True
+        )
     except ProjectError as exc:
         QMessageBox.critical(None, "Conduit HMI — project error", str(exc))
         print(str(exc), file=sys.stderr)
@@ -120,7 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(client, settings=settings, refresh_ms=round(1000 / hz))
     app.aboutToQuit.connect(client.close)
     window.start()
-    window.show()
+    window.show()  # before the devices are connected: values arrive as the station starts
+
+    def failed(error: BaseException) -> None:
+        QMessageBox.critical(window, "Conduit HMI — the station did not start", str(error))
+        print(f"conduit-hmi: the station did not start: {error}", file=sys.stderr)
+        app.exit(2)
+
+    when_done(client.started, lambda _: window.station_started(), failed)
     if args.exit_after is not None:
         QTimer.singleShot(int(args.exit_after * 1000), app.quit)
     return app.exec()

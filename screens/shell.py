@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
@@ -39,13 +39,14 @@ from screens.context import AppContext
 from screens.diagnostics import DiagnosticsScreen
 from screens.diagram import DiagramView
 from screens.dialogs.login import FirstStartDialog, LockDialog, LoginDialog
-from screens.faceplate import Faceplate
 from screens.header import Header
 from screens.i18n import tr
 from screens.refresh import Refresher
 from screens.reports import ReportsScreen
 from screens.tag_browser import TagBrowser
-from screens.trends import TrendView
+
+if TYPE_CHECKING:  # built on first use: pyqtgraph and openpyxl are not loaded at start
+    from screens.faceplate import Faceplate
 
 __all__ = ["MainWindow", "ScreenWindow"]
 
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
         self.latest: dict[str, Value] = {}
         self.pages: dict[str, QWidget] = {}
         self.windows: dict[str, ScreenWindow] = {}
-        self.faceplates: dict[str, Faceplate] = {}
+        self.faceplates: dict[str, Faceplate] = {}  # open faceplates by symbol id
         self.current = ""
         self._back: list[str] = []
         self._forward: list[str] = []
@@ -218,7 +219,7 @@ class MainWindow(QMainWindow):
             view.open_screen.connect(lambda n: self.show_page(f"screen:{n}"))
             return view
         builders: dict[str, Callable[[], QWidget]] = {
-            "trends": lambda: TrendView(context, self),
+            "trends": lambda: _trend_view(context, self),
             "alarms": lambda: AlarmPanel(context, self),
             "reports": lambda: ReportsScreen(context, self),
             "diagnostics": lambda: DiagnosticsScreen(context, self),
@@ -314,6 +315,8 @@ class MainWindow(QMainWindow):
             found.raise_()
             found.activateWindow()
             return found
+        from screens.faceplate import Faceplate
+
         plate = Faceplate(self.context, symbol, self)
         plate.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.faceplates[symbol.id] = plate
@@ -461,6 +464,16 @@ class MainWindow(QMainWindow):
         self._idle_timer.start()
         self._show_links()
 
+    def station_started(self) -> None:
+        """The station runs: on a system without users, ask for the first administrator."""
+        self.statusBar().showMessage(tr("Station started"), 5000)
+
+        def asked(first: bool) -> None:
+            if first and self.context.session is None:
+                self.log_in()
+
+        self.context.call(self.client.first_start(), asked, self._failed, guard=self)
+
     def restore(self) -> None:
         """Geometry, last page, language, theme and own windows from the settings."""
         s = self.settings
@@ -508,6 +521,13 @@ class MainWindow(QMainWindow):
         for plate in list(self.faceplates.values()):
             plate.close()
         super().closeEvent(event)
+
+
+def _trend_view(context: AppContext, parent: QWidget) -> QWidget:
+    """The trends screen (pyqtgraph and openpyxl are loaded when it is first shown)."""
+    from screens.trends import TrendView
+
+    return TrendView(context, parent)
 
 
 def _deliver(target: Any, method: str, payload: Any) -> None:

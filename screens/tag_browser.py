@@ -29,13 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hmi.tags import Quality, TagDef, Value, format_value
-from screens import theme
+from hmi.tags import Quality, TagDef, Value
+from screens import i18n, theme
+from screens.i18n import tr
 from screens.refresh import Changes
+from screens.widgets import values
+from screens.widgets.dnd import TAG_MIME, tag_mime
 
 # Dragging rows out (onto a trend) carries the tag names, one a line, as this type and as text.
-TAG_MIME = "application/x-conduit-tags"
-
 COLUMNS = ("Tag", "Description", "Value", "Unit", "Quality", "Updated")
 COL_NAME, COL_DESC, COL_VALUE, COL_UNIT, COL_QUALITY, COL_TIME = range(len(COLUMNS))
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -43,17 +44,7 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 
 def value_text(tag: TagDef, value: Value) -> str:
     """The value cell: the number without unit, or BAD when there is no trustworthy number."""
-    if value.value is None:
-        return "BAD"
-    text = format_value(TagDef(tag.name, decimals=tag.decimals), value)
-    return text.split(" (")[0]
-
-
-def quality_text(value: Value) -> str:
-    """The quality cell: good, or the quality and its reason."""
-    if value.quality is Quality.GOOD:
-        return "good"
-    return f"{value.quality.name.lower()}: {value.reason or 'unknown'}"
+    return values.value_text(tag, value)[0]
 
 
 class TagTableModel(QAbstractTableModel):
@@ -80,7 +71,7 @@ class TagTableModel(QAbstractTableModel):
     ) -> Any:
         """Column titles."""
         if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return tr(COLUMNS[section])
         return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -121,7 +112,7 @@ class TagTableModel(QAbstractTableModel):
         if col == COL_UNIT:
             return tag.unit
         if col == COL_QUALITY:
-            return quality_text(value)
+            return values.quality_text(value)
         ts = value.source_ts or (value.recv_ts or None)
         return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3] if ts else ""
 
@@ -137,11 +128,7 @@ class TagTableModel(QAbstractTableModel):
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         """The tag names of the dragged rows (once each, in row order), one a line."""
         rows = sorted({i.row() for i in indexes if i.isValid()})
-        text = "\n".join(self._tags[r].name for r in rows)
-        mime = QMimeData()
-        mime.setData(TAG_MIME, text.encode("utf-8"))
-        mime.setText(text)
-        return mime
+        return tag_mime(self._tags[r].name for r in rows)
 
     def supportedDragActions(self) -> Qt.DropAction:
         """Tags are copied out, never moved."""
@@ -170,6 +157,12 @@ class TagTableModel(QAbstractTableModel):
     def value(self, name: str) -> Value:
         """The value the model currently shows for a tag."""
         return self._values[self._row[name]]
+
+    def refresh_texts(self) -> None:
+        """Redraw every cell (the language changed)."""
+        if self.rowCount():
+            last = self.index(self.rowCount() - 1, self.columnCount() - 1)
+            self.dataChanged.emit(self.index(0, 0), last, [Qt.ItemDataRole.DisplayRole])
 
     def quality_counts(self) -> dict[Quality, int]:
         """How many tags are good, uncertain and bad."""
@@ -213,7 +206,6 @@ class TagBrowser(QWidget):
         self.proxy.setSourceModel(self.model)
 
         self.filter = QLineEdit(self)
-        self.filter.setPlaceholderText("Filter tags by name or description")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._on_filter)
         self.summary = QLabel(self)
@@ -248,6 +240,14 @@ class TagBrowser(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
+        i18n.on_change(self.retranslate)
+        self.retranslate()
+
+    def retranslate(self, _code: str = "") -> None:
+        """Re-set every text in the current language."""
+        self.filter.setPlaceholderText(tr("Filter tags by name or description"))
+        self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+        self.model.refresh_texts()
         self._update_summary()
 
     def apply(self, changes: Changes) -> None:
@@ -263,6 +263,11 @@ class TagBrowser(QWidget):
         counts = self.model.quality_counts()
         shown, total = self.proxy.rowCount(), self.model.rowCount()
         self.summary.setText(
-            f"{shown} of {total} tags · good {counts[Quality.GOOD]} · "
-            f"uncertain {counts[Quality.UNCERTAIN]} · bad {counts[Quality.BAD]}"
+            tr("{shown} of {total} tags · good {good} · uncertain {uncertain} · bad {bad}").format(
+                shown=shown,
+                total=total,
+                good=counts[Quality.GOOD],
+                uncertain=counts[Quality.UNCERTAIN],
+                bad=counts[Quality.BAD],
+            )
         )

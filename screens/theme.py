@@ -28,6 +28,7 @@ __all__ = [
     "SYMBOL_OFF",
     "TEXT",
     "TEXT_DIM",
+    "TREND_PENS",
     "VARIANTS",
     "apply_theme",
     "current_variant",
@@ -65,16 +66,19 @@ QUALITY_UNCERTAIN_BG = QColor("#c9bf8e")
 PRIORITY = {1: QColor("#d0021b"), 2: QColor("#f5a623"), 3: QColor("#f8e71c"), 4: QColor("#4a90e2")}
 # An equipment fault (trip, failed to start) is always alarmed: the highest priority's colour.
 FAULT = PRIORITY[1]
-# Trend pens: distinguishable, not alarm colours (no red, orange, yellow, alarm blue).
-PENS = (
-    QColor("#1f5fa8"),
-    QColor("#2e8b57"),
-    QColor("#7b4fa0"),
-    QColor("#8b5a2b"),
-    QColor("#008b8b"),
-    QColor("#c71585"),
-    QColor("#556b2f"),
-    QColor("#4b4b4b"),
+# Trend pens: dark, muted and far apart in hue; never red/orange/yellow (alarms) nor the
+# bad-quality magenta-grey.
+TREND_PENS = (
+    QColor("#1f4e9c"),  # blue
+    QColor("#1b7f6e"),  # teal
+    QColor("#6a3d9a"),  # purple
+    QColor("#7a5230"),  # brown
+    QColor("#3d6b1f"),  # olive green
+    QColor("#1c8fb0"),  # cyan
+    QColor("#4d4d4d"),  # dark grey
+    QColor("#a0527a"),  # plum
+    QColor("#2f3f6f"),  # navy
+    QColor("#6f7f2a"),  # moss
 )
 
 

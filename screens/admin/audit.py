@@ -41,7 +41,7 @@ __all__ = ["AUDIT_COLUMNS", "LIMIT", "PRESETS", "AuditModel", "AuditTab"]
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
-AUDIT_COLUMNS = ("Time", "User", "Host", "Action", "Target", "Change", "Reason", "Result")
+AUDIT_COLUMNS = ("Time", "User", "Host", "Action", "Object", "Change", "Reason", "Result")
 COL_TIME, COL_USER, COL_HOST, COL_ACTION, COL_TARGET, COL_CHANGE, COL_REASON, COL_RESULT = range(
     len(AUDIT_COLUMNS)
 )
@@ -371,7 +371,7 @@ class AuditTab(QWidget):
         self.period.addItems([tr(label) for label, _ in PRESETS])
         self.period.setCurrentIndex(current)
         self.period.blockSignals(False)
-        texts = ("Period", "User", "Action", "Target")
+        texts = ("Period", "User", "Action", "Object")
         for label, text in zip(self._filter_labels, texts, strict=True):
             label.setText(tr(text))
         self.action.setPlaceholderText(tr("beginning, e.g. user_ or login"))

@@ -26,7 +26,7 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 DEVICE_COLUMNS = (
     "Device",
     "Protocol",
-    "Tags",
+    "Tag count",
     "State",
     "Response (ms)",
     "Packet loss (%)",

@@ -84,6 +84,10 @@ class LabelItem(QGraphicsSimpleTextItem):
         if text != self.text():
             self.setText(text)
 
+    def recolour(self, dim: bool = False) -> None:
+        """Take the current theme's text colour."""
+        self.setBrush(QBrush(theme.TEXT_DIM if dim else theme.TEXT))
+
 
 class CaptionItem(LabelItem):
     """A static caption of the screen, in bold."""
@@ -110,6 +114,11 @@ class ReadoutItem(QGraphicsItem):
         self._value_width = self._metrics.horizontalAdvance("0000.0") + 2 * PAD
         self.set_label(label)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def recolour(self) -> None:
+        """Take the current theme's colours."""
+        self._label.recolour(dim=True)
+        self.update()
 
     @property
     def reading(self) -> Reading:
@@ -229,6 +238,10 @@ class SymbolItem(QGraphicsPixmapItem):
             return
         self._state, self._alarm = state, alarm
         self.setPixmap(render(self.name, state, self.size, alarm))
+
+    def redraw(self) -> None:
+        """Render again in the current theme's colours."""
+        self.setPixmap(render(self.name, self._state, self.size, self._alarm))
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         """Take the press so the view does not start panning."""
@@ -371,6 +384,12 @@ class PipeItem(QGraphicsPathItem):
         self.arrows.setVisible(False)
         self.arrows.setCacheMode(CACHE)
         self._direction = 0
+
+    def recolour(self) -> None:
+        """Take the current theme's line colours."""
+        pen = pipe_pen(self.pipe.line)
+        self.setPen(pen)
+        self.arrows.setBrush(QBrush(pen.color().darker(140)))
 
     @property
     def direction(self) -> int:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hmi.client import AlarmState, AlarmView
-from hmi.tags import DataType, Quality, Reason, TagDef, Value
+from hmi.tags import Quality, TagDef, Value
 from screens.i18n import tr
 from screens.widgets.symbols import SymbolState
+from screens.widgets.values import number_text, reason_text
 
 __all__ = [
     "OPEN_ABOVE",
@@ -26,7 +27,6 @@ __all__ = [
     "Reading",
     "alarm_level",
     "reading",
-    "reason_text",
     "symbol_state",
 ]
 
@@ -34,20 +34,6 @@ OPEN_ABOVE = 1.0  # percent: a position above this is open
 VALVES = frozenset({"valve", "control_valve", "pressure_regulator"})
 SHOWN_ALARMS = frozenset({AlarmState.UNACK, AlarmState.ACKED, AlarmState.RTN_UNACK})
 UNACKED = frozenset({AlarmState.UNACK, AlarmState.RTN_UNACK})
-
-# The English texts are looked up with tr() when shown; listed here so the catalogue has them.
-_REASONS = {
-    Reason.NONE: "unknown",
-    Reason.INITIAL: "no value received yet",
-    Reason.COMM_FAILURE: "communication failure",
-    Reason.TIMEOUT: "the device did not answer in time",
-    Reason.DEVICE_ERROR: "the device answered with an error",
-    Reason.DECODE_ERROR: "the answer could not be decoded",
-    Reason.STALE: "stale: no update for too long",
-    Reason.OUT_OF_RANGE: "outside the physical range",
-    Reason.CONFIG_ERROR: "configuration error",
-    Reason.CALC_ERROR: "calculation error",
-}
 
 
 class Kind(StrEnum):
@@ -67,30 +53,11 @@ class Reading:
     reason: str = ""  # why it is not good, for the tooltip
 
 
-def reason_text(reason: Reason) -> str:
-    """Why a value is not good, in the current language."""
-    return tr(_REASONS.get(reason, "unknown"))
-
-
-def number_text(tag: TagDef, value: object) -> str:
-    """A good value as text, with the tag's decimals and unit."""
-    if isinstance(value, bool):
-        text = tr("On") if value else tr("Off")
-    elif isinstance(value, float):
-        decimals = tag.decimals if tag.decimals is not None else 2
-        text = f"{value:.{decimals}f}"
-        if text.startswith("-") and float(text) == 0.0:
-            text = text[1:]  # no "-0.0" on a screen
-    else:
-        text = str(value)
-    return f"{text} {tag.unit}" if tag.unit and tag.type is not DataType.BOOL else text
-
-
 def reading(tag: TagDef, value: Value) -> Reading:
     """What a read-out of `tag` shows for `value` (bad quality: "BAD", never a number)."""
     if value.quality is Quality.BAD or value.value is None:
         return Reading(tr("BAD"), Kind.BAD, reason_text(value.reason))
-    text = number_text(tag, value.value)
+    text = number_text(tag, value.value, unit=True)
     if value.quality is Quality.UNCERTAIN:
         return Reading(f"{text} ?", Kind.UNCERTAIN, reason_text(value.reason))
     return Reading(text, Kind.GOOD)

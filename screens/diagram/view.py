@@ -177,7 +177,7 @@ class DiagramView(QGraphicsView):
 
         width, height = screen.size
         self._scene = QGraphicsScene(0, 0, width, height, self)
-        self._scene.setBackgroundBrush(QBrush(theme.BACKGROUND))
+        self._scene.setBackgroundBrush(QBrush(theme.CANVAS))
         self.setScene(self._scene)
         self._configure()
         self._build()
@@ -186,6 +186,22 @@ class DiagramView(QGraphicsView):
         self._apply_now({t: v for t, v in values.items() if t in self._index})
         self.apply_alarms(context.client.active_alarms())
         i18n.on_change(self.retranslate)
+        theme.on_change(self.retheme)
+
+    def retheme(self, _variant: str = "") -> None:
+        """Draw everything again in the current theme's colours (day or night)."""
+        self._scene.setBackgroundBrush(QBrush(theme.CANVAS))
+        for symbol in self._symbols:
+            symbol.item.redraw()
+            symbol.label.recolour()
+        for binding in self._readouts:
+            binding.item.recolour()
+        for caption, _text in self._captions:
+            caption.recolour()
+        for pipe in self._pipes:
+            pipe.recolour()
+        self.resetCachedContent()
+        self._scene.update()
 
     def _configure(self) -> None:
         self.setRenderHints(

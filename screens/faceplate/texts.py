@@ -14,9 +14,10 @@ from typing import Any
 from hmi.client import CommandDef, CommandResult
 from hmi.commands.model import Outcome
 from hmi.screen_config import SymbolDef
-from hmi.tags import DataType, Quality, Reason, TagDef, Value
+from hmi.tags import DataType, TagDef
 from screens import i18n
 from screens.i18n import tr
+from screens.widgets.values import number_text, quality_text, value_text
 
 __all__ = [
     "bool_meaning",
@@ -28,46 +29,6 @@ __all__ = [
     "target_text",
     "value_text",
 ]
-
-# English texts (keys for tr): the reason a value is not good
-REASONS = {
-    Reason.NONE: "",
-    Reason.INITIAL: "no value yet",
-    Reason.COMM_FAILURE: "communication failure",
-    Reason.TIMEOUT: "no answer in time",
-    Reason.DEVICE_ERROR: "device error",
-    Reason.DECODE_ERROR: "value cannot be decoded",
-    Reason.STALE: "stale",
-    Reason.OUT_OF_RANGE: "out of range",
-    Reason.CONFIG_ERROR: "configuration error",
-    Reason.CALC_ERROR: "calculation error",
-}
-
-
-def number_text(tag: TagDef | None, number: Any) -> str:
-    """A number with the tag's decimals (2 when it declares none); bools as On / Off."""
-    if isinstance(number, bool):
-        return tr("On") if number else tr("Off")
-    if isinstance(number, float):
-        decimals = 2 if tag is None or tag.decimals is None else tag.decimals
-        return f"{number:.{decimals}f}"
-    return "" if number is None else str(number)
-
-
-def value_text(tag: TagDef | None, value: Value) -> tuple[str, bool]:
-    """The value as shown (without unit) and whether it is bad: bad is never a number."""
-    if value.quality is Quality.BAD or value.value is None:
-        return tr("BAD"), True
-    return number_text(tag, value.value), False
-
-
-def quality_text(value: Value) -> str:
-    """Good, or the quality with its reason, in words."""
-    if value.quality is Quality.GOOD:
-        return tr("good")
-    kind = tr("bad") if value.quality is Quality.BAD else tr("uncertain")
-    reason = REASONS.get(value.reason, str(value.reason))
-    return f"{kind}: {tr(reason)}" if reason else kind
 
 
 def bool_meaning(tag: str, symbol: SymbolDef | None = None) -> tuple[str, str]:

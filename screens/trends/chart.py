@@ -40,6 +40,9 @@ from screens.trends.presets import CUSTOM, DEFAULT, PRESETS, span_of
 from screens.trends.readout import held, reading_at
 from screens.trends.toolbar import TrendToolbar
 
+REDRAW_MIN = 0.1  # seconds between live redraws, at least (the refresh period at 10 Hz)
+REDRAW_MAX = 1.0  # and at most
+
 __all__ = ["TrendView"]
 
 FETCH_DELAY_MS = 150  # debounce: ask for history this long after the last range change
@@ -57,6 +60,10 @@ class TrendView(QWidget):
         self.pens: dict[str, Pen] = {}
         self.preset = DEFAULT
         self.live = True
+        self._drawn_at = 0.0  # monotonic time of the last live redraw
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.timeout.connect(self._draw_live)
         self.groups = GroupStore()
         self.history_requests = 0  # requests made (tests and the benchmark read these)
         self.dropped_answers = 0  # answers dropped because the range changed meanwhile
@@ -247,10 +254,18 @@ class TrendView(QWidget):
                 self._append(pen, value)
         if not self.isVisible():
             return
-        self._draw_live()
+        now = time.monotonic()
+        lo, hi = self.x_range()
+        per_pixel = (hi - lo) / self.pixel_width()
+        # the picture changes when time has moved a pixel column on: redraw then (and at least
+        # once a second), not at every refresh tick; 8 pens x 10,000 points stay cheap at 10 Hz
+        wait = min(max(per_pixel, REDRAW_MIN), REDRAW_MAX) - (now - self._drawn_at)
+        if wait <= 0:
+            self._draw_live()
+        elif not self._redraw.isActive():
+            self._redraw.start(max(1, round(wait * 1000)))  # what arrived is drawn by then
         if self.live:
-            lo, hi = self.x_range()
-            if time.time() - hi >= (hi - lo) / self.pixel_width():
+            if time.time() - hi >= per_pixel:
                 self._follow_now()  # only once now moved a pixel on: axes are redrawn then
             self._refetch_if_moved()
         if self.cursor_line.isVisible():
@@ -268,6 +283,8 @@ class TrendView(QWidget):
             self._draw_live()
 
     def _draw_live(self) -> None:
+        self._drawn_at = time.monotonic()
+        self._redraw.stop()
         for pen in self.pens.values():
             if pen.dirty and pen.visible:
                 pen.draw_live()

@@ -1,7 +1,7 @@
 """A trend pen: its tag, colour, live samples, history buckets and the items that draw them.
 
 The palette lives here for now (calm, distinguishable on the grey background, none of the
-alarm priority colours); it belongs in `screens/theme.py` with the other colours.
+alarm priority colours), from `screens/theme.py` with the other colours.
 """
 
 from __future__ import annotations
@@ -15,26 +15,14 @@ from PySide6.QtGui import QColor
 
 from hmi.client import Trend
 from hmi.tags import TagDef
+from screens import theme
 from screens.trends.ring import RingBuffer
 
 __all__ = ["MAX_HOLD", "PALETTE", "Buckets", "Pen", "colour_for"]
 
 FloatArray = npt.NDArray[np.float64]
 
-# Trend pen colours: dark, muted and far apart in hue; never red/orange/yellow (alarms) nor the
-# bad-quality magenta-grey. TODO: move to screens/theme.py (TREND_PENS).
-PALETTE = (
-    QColor("#1f4e9c"),  # blue
-    QColor("#1b7f6e"),  # teal
-    QColor("#6a3d9a"),  # purple
-    QColor("#7a5230"),  # brown
-    QColor("#3d6b1f"),  # olive green
-    QColor("#1c8fb0"),  # cyan
-    QColor("#4d4d4d"),  # dark grey
-    QColor("#a0527a"),  # plum
-    QColor("#2f3f6f"),  # navy
-    QColor("#6f7f2a"),  # moss
-)
+PALETTE = theme.TREND_PENS
 # No recorded sample for longer than this means no good value (the historian writes a heartbeat
 # at least every hour, 10 min by default): the avg line breaks instead of bridging the gap.
 MAX_HOLD = 15 * 60.0

@@ -7,28 +7,16 @@ from collections.abc import Callable
 
 import pyqtgraph as pg
 from PySide6.QtCore import QMimeData
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QWidget
 
 from screens import theme
+from screens.widgets.dnd import tag_names
 
-__all__ = ["TAG_MIME", "TrendPlot", "tag_names"]
+__all__ = ["TrendPlot"]
+
 
 # TODO: share with screens/tag_browser.py from screens/widgets/ (features may not import each other)
-TAG_MIME = "application/x-conduit-tags"
-
-
-def tag_names(mime: QMimeData) -> list[str]:
-    """The tag names a drag carries (our own type first, else plain text), one per line."""
-    if mime.hasFormat(TAG_MIME):
-        text = bytes(mime.data(TAG_MIME).data()).decode("utf-8", errors="replace")
-    elif mime.hasText():
-        text = mime.text()
-    else:
-        return []
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 class TrendPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
     """A plot with a date axis in local time; dropping known tags on it calls `on_drop`."""
 
@@ -40,17 +28,23 @@ class TrendPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
     ) -> None:
         super().__init__(
             parent,
-            background=theme.BACKGROUND,
+            background=theme.CANVAS,
             axisItems={"bottom": pg.DateAxisItem(orientation="bottom")},
         )
         self.setObjectName("trendPlot")
         self.setAcceptDrops(True)
         self._accepts = accepts
         self._on_drop = on_drop
+        self.retheme()
+        theme.on_change(self.retheme)
+
+    def retheme(self, _variant: str = "") -> None:
+        """Take the current theme's background and text colours (day or night)."""
+        self.setBackground(QColor(theme.CANVAS))
         for side in ("left", "bottom", "right"):
             axis = self.getPlotItem().getAxis(side)
-            axis.setPen(pg.mkPen(theme.TEXT))
-            axis.setTextPen(pg.mkPen(theme.TEXT))
+            axis.setPen(pg.mkPen(QColor(theme.TEXT)))
+            axis.setTextPen(pg.mkPen(QColor(theme.TEXT)))
 
     def _wanted(self, mime: QMimeData) -> list[str]:
         return self._accepts(tag_names(mime))

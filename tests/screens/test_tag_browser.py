@@ -96,7 +96,7 @@ def test_live_values_appear_and_bad_quality_is_never_a_number(qtbot: QtBot) -> N
     qualities = dict(zip(shown(browser, COL_NAME), shown(browser, COL_QUALITY), strict=True))
     assert values["HS1.TT101"] == "92.3"
     assert values["SS1.FT201"] == "BAD"
-    assert qualities["SS1.FT201"] == "bad: comm_failure"
+    assert qualities["SS1.FT201"] == "bad: communication failure"
     assert qualities["HS1.TT101"] == "good"
     assert "bad 3" in browser.summary.text()  # FT201 and the two never-received tags
     refresher.stop()
