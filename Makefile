@@ -34,7 +34,7 @@ bench: $(STAMP)
 
 ## make screenshots: write the main screens to build/screenshots/
 screenshots: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/e2e/test_demo.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/e2e/test_screens_tour.py tests/e2e/test_demo.py tests/screens/test_symbols.py
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

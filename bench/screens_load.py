@@ -29,7 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QSplitter
 
-from hmi.client import AlarmView, LinkStats, ScreenDef, Trend
+from hmi.client import ScreenDef, Trend
 from hmi.tags import Quality, Reason, TagDef, Value
 from hmi.tagstore import TagStore
 from screens.context import AppContext
@@ -37,6 +37,7 @@ from screens.diagram import DiagramView
 from screens.diagram.synthetic import grid_screen
 from screens.refresh import Refresher
 from screens.trends import TrendView
+from tests.screens.store_client import StoreClient
 
 TAGS = 10_000
 SYMBOLS = 250
@@ -47,32 +48,8 @@ SECONDS = 10.0
 WARM_UP = 1.0  # seconds before frames are counted
 
 
-class StoreClient:
-    """The reading doors of a RuntimeClient over a bare TagStore (no station)."""
-
-    project_name = "bench"
-
-    def __init__(self, tags: Mapping[str, TagDef]) -> None:
-        self.tags = dict(tags)
-        self.store = TagStore(self.tags)
-
-    def tag_defs(self) -> Mapping[str, TagDef]:
-        return self.tags
-
-    def snapshot(self) -> tuple[int, dict[str, Value]]:
-        return self.store.snapshot()
-
-    def changes_since(self, version: int) -> tuple[int, dict[str, Value]]:
-        return self.store.changes_since(version)
-
-    def link_stats(self) -> dict[str, LinkStats]:
-        return {}
-
-    def active_alarms(self) -> list[AlarmView]:
-        return []
-
-    def alarm_changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
-        return version, []
+class BenchClient(StoreClient):
+    """The test suite's store client, with an empty history and no screens or commands."""
 
     def screens(self) -> Mapping[str, ScreenDef]:
         return {}
@@ -86,9 +63,6 @@ class StoreClient:
         done: Future[dict[str, Trend]] = Future()
         done.set_result({t: Trend.empty() for t in tags})
         return done
-
-    def close(self) -> None:
-        pass
 
 
 def signal(phase: npt.NDArray[Any], t: float | npt.NDArray[Any]) -> Any:
@@ -123,7 +97,7 @@ def load() -> None:
     app = QApplication.instance() or QApplication([])
     names = [f"P{i // 100:03d}.V{i % 100:02d}" for i in range(TAGS)]
     tags = {n: TagDef(n, unit="bar", decimals=2) for n in names}
-    client = StoreClient(tags)
+    client = BenchClient(tags)
     now = time.time()
     client.store.update((n, Value(50.0, Quality.GOOD, Reason.NONE, now, now)) for n in names)
     refresher = Refresher(client, interval_ms=100)  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ TagStore for the fast tests, the simulator for the slow one."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,10 +14,9 @@ from pytestqt.qtbot import QtBot
 
 from drivers.address import split
 from hmi.alarms.system import database_tag_defs
-from hmi.client import AlarmView, InProcessClient, LinkStats, connect
+from hmi.client import InProcessClient, LinkStats, connect
 from hmi.history.service import history_tag_defs
 from hmi.tags import DataType, Quality, Reason, TagDef, Value, link_tag_defs
-from hmi.tagstore import TagStore
 from screens import i18n, theme
 from screens.context import AppContext
 from screens.diagnostics import DiagnosticsScreen
@@ -32,6 +31,7 @@ from screens.diagnostics.devices import (
 from screens.diagnostics.findings import COL_DETAIL, COL_KIND, COL_SINCE, COL_SUBJECT
 from screens.refresh import Refresher
 from tests.conftest import demo_copy
+from tests.screens.store_client import StoreClient as BaseStoreClient
 
 GOOD = Quality.GOOD
 
@@ -62,14 +62,11 @@ def _tags() -> dict[str, TagDef]:
     return {t.name: t for t in (*plant, *system)}
 
 
-class StoreClient:
+class DiagnosticsClient(BaseStoreClient):
     """A RuntimeClient over a bare TagStore and settable link statistics."""
 
-    project_name = "test"
-
     def __init__(self) -> None:
-        self.tags = _tags()
-        self.store = TagStore(self.tags)
+        super().__init__(_tags())
         now = time.time()
         self.links = {
             "PLC1": LinkStats("PLC1", True, now - 60, requests=50, rtt_p50_ms=2.5, rtt_p99_ms=9.0),
@@ -77,26 +74,11 @@ class StoreClient:
         }
         self.link_reads = 0
 
-    def tag_defs(self) -> Mapping[str, TagDef]:
-        return self.tags
-
-    def snapshot(self) -> tuple[int, dict[str, Value]]:
-        return self.store.snapshot()
-
-    def changes_since(self, version: int) -> tuple[int, dict[str, Value]]:
-        return self.store.changes_since(version)
-
     def link_stats(self) -> dict[str, LinkStats]:
         self.link_reads += 1
         return dict(self.links)
 
-    def active_alarms(self) -> list[AlarmView]:
-        return []
-
-    def alarm_changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
-        return version, []
-
-    def set(self, **values: object) -> None:
+    def set_values(self, **values: object) -> None:
         """Write tag values (keyword names use __ for dots) as good values stamped now."""
         now = time.time()
         self.store.update(
@@ -112,8 +94,8 @@ def cells(model: QAbstractItemModel, column: int) -> list[str]:
 
 
 @pytest.fixture
-def screen(qtbot: QtBot) -> Iterator[tuple[DiagnosticsScreen, StoreClient, Refresher]]:
-    client = StoreClient()
+def screen(qtbot: QtBot) -> Iterator[tuple[DiagnosticsScreen, DiagnosticsClient, Refresher]]:
+    client = DiagnosticsClient()
     refresher = Refresher(client, interval_ms=20)  # type: ignore[arg-type]
     context = AppContext(client, refresher)  # type: ignore[arg-type]
     widget = DiagnosticsScreen(context)
@@ -127,7 +109,7 @@ def screen(qtbot: QtBot) -> Iterator[tuple[DiagnosticsScreen, StoreClient, Refre
 
 
 def test_devices_show_protocol_tags_response_time_and_an_offline_device_in_alarm_colour(
-    screen: tuple[DiagnosticsScreen, StoreClient, Refresher], qtbot: QtBot
+    screen: tuple[DiagnosticsScreen, DiagnosticsClient, Refresher], qtbot: QtBot
 ) -> None:
     widget, client, _ = screen
     model = widget.devices
@@ -142,7 +124,7 @@ def test_devices_show_protocol_tags_response_time_and_an_offline_device_in_alarm
         client.links["UA1"], online=False, since=time.time(), last_error="connection refused"
     )
     reads = client.link_reads
-    client.set(_diag__UA1__online=False)  # a batch arrives; the links are read at most 1/s
+    client.set_values(_diag__UA1__online=False)  # a batch arrives; the links are read at most 1/s
     qtbot.waitUntil(lambda: model.offline() == ["UA1"], timeout=3000)
     assert client.link_reads - reads <= 2
     assert cells(model, COL_STATE) == ["online", "OFFLINE"]
@@ -152,24 +134,24 @@ def test_devices_show_protocol_tags_response_time_and_an_offline_device_in_alarm
 
 
 def test_findings_appear_and_go_with_their_tags_and_bad_quality_is_counted(
-    screen: tuple[DiagnosticsScreen, StoreClient, Refresher], qtbot: QtBot
+    screen: tuple[DiagnosticsScreen, DiagnosticsClient, Refresher], qtbot: QtBot
 ) -> None:
     widget, client, _ = screen
     findings = widget.findings
     assert findings.rowCount() == 0
     # the three plant tags never received a value: bad quality
     assert "0 findings · 3 of 3 tags of bad quality" in widget.summary.text()
-    client.set(HS1__TT101=80.0, HS1__FT101=100.0, GS1__PT101=0.4)
+    client.set_values(HS1__TT101=80.0, HS1__FT101=100.0, GS1__PT101=0.4)
     qtbot.waitUntil(lambda: widget.bad_count == 0, timeout=2000)
 
-    client.set(_quality__HS1__TT101__frozen=True)
+    client.set_values(_quality__HS1__TT101__frozen=True)
     qtbot.waitUntil(lambda: findings.rowCount() == 1, timeout=2000)
     assert cells(findings, COL_SUBJECT) == ["HS1.TT101"]
     assert cells(findings, COL_KIND) == ["frozen value"]
     assert cells(findings, COL_SINCE)[0], "since when is shown"
 
-    client.set(**{"_check__HS1_supply_above_return__failed": True, "_leak__N1__rate": 3.456})
-    client.set(
+    client.set_values(**{"_check__HS1_supply_above_return__failed": True, "_leak__N1__rate": 3.456})
+    client.set_values(
         _leak__N1__confidence="high", _diag__PLC1__online=False, _diag__PLC1__last_change=1.0
     )
     qtbot.waitUntil(lambda: findings.rowCount() == 4, timeout=2000)
@@ -183,17 +165,19 @@ def test_findings_appear_and_go_with_their_tags_and_bad_quality_is_counted(
     client.store.update([("HS1.FT101", Value(None, Quality.BAD, Reason.COMM_FAILURE, None, 1.0))])
     qtbot.waitUntil(lambda: "4 findings · 1 of 3" in widget.summary.text(), timeout=2000)
 
-    client.set(_quality__HS1__TT101__frozen=False, _leak__N1__rate=0.0, _diag__PLC1__online=True)
+    client.set_values(
+        _quality__HS1__TT101__frozen=False, _leak__N1__rate=0.0, _diag__PLC1__online=True
+    )
     qtbot.waitUntil(lambda: findings.rowCount() == 1, timeout=2000)
     assert cells(findings, COL_KIND) == ["plausibility rule failed"]
 
 
 def test_services_show_historian_and_database_state_and_a_missing_publisher(
-    screen: tuple[DiagnosticsScreen, StoreClient, Refresher], qtbot: QtBot
+    screen: tuple[DiagnosticsScreen, DiagnosticsClient, Refresher], qtbot: QtBot
 ) -> None:
     widget, client, _ = screen
     services = widget.services
-    client.set(
+    client.set_values(
         _diag__history__online=True,
         _diag__history__queue_fill=12.345,
         _diag__history__written=1500,
@@ -214,11 +198,11 @@ def test_services_show_historian_and_database_state_and_a_missing_publisher(
 
 
 def test_a_hidden_screen_skips_batches_and_catches_up_when_shown(
-    screen: tuple[DiagnosticsScreen, StoreClient, Refresher], qtbot: QtBot
+    screen: tuple[DiagnosticsScreen, DiagnosticsClient, Refresher], qtbot: QtBot
 ) -> None:
     widget, client, refresher = screen
     widget.hide()
-    client.set(_quality__HS1__TT101__spike=True)
+    client.set_values(_quality__HS1__TT101__spike=True)
     ticks = refresher.ticks
     qtbot.waitUntil(lambda: refresher.ticks > ticks + 2, timeout=2000)
     assert widget.findings.rowCount() == 0, "nothing done while hidden"
@@ -227,10 +211,10 @@ def test_a_hidden_screen_skips_batches_and_catches_up_when_shown(
 
 
 def test_everything_is_translated_to_chinese(
-    screen: tuple[DiagnosticsScreen, StoreClient, Refresher], qtbot: QtBot
+    screen: tuple[DiagnosticsScreen, DiagnosticsClient, Refresher], qtbot: QtBot
 ) -> None:
     widget, client, _ = screen
-    client.set(
+    client.set_values(
         _quality__HS1__TT101__range=True,
         _leak__N1__rate=1.0,
         _leak__N1__confidence="medium",

@@ -14,17 +14,17 @@ from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from hmi.client import AlarmKind, AlarmState, AlarmView, LinkStats, Priority
+from hmi.client import AlarmKind, AlarmState, AlarmView, Priority
 from hmi.project import load_project
 from hmi.resources import demo_project
 from hmi.screen_config import Caption, Link, Pipe, Readout, ScreenDef, SymbolDef, Text
-from hmi.tags import DataType, Quality, Reason, TagDef, Value
-from hmi.tagstore import TagStore
+from hmi.tags import DataType, Quality, TagDef, Value
 from screens import i18n, theme
 from screens.context import AppContext
 from screens.diagram import DiagramView, grid_screen
 from screens.refresh import Refresher
 from screens.widgets.symbols import SymbolState
+from tests.screens.store_client import StoreClient
 
 TAGS = {
     t.name: t
@@ -71,27 +71,12 @@ SCREEN = ScreenDef(
 )
 
 
-class DiagramClient:
+class DiagramClient(StoreClient):
     """A RuntimeClient over a TagStore and a list of alarm changes the test adds."""
 
-    project_name = "test"
-
     def __init__(self, tags: Mapping[str, TagDef]) -> None:
-        self.tags = tags
-        self.store = TagStore(tags)
+        super().__init__(tags)
         self.alarm_log: list[AlarmView] = []
-
-    def tag_defs(self) -> Mapping[str, TagDef]:
-        return self.tags
-
-    def snapshot(self) -> tuple[int, dict[str, Value]]:
-        return self.store.snapshot()
-
-    def changes_since(self, version: int) -> tuple[int, dict[str, Value]]:
-        return self.store.changes_since(version)
-
-    def link_stats(self) -> dict[str, LinkStats]:
-        return {}
 
     def active_alarms(self) -> list[AlarmView]:
         latest = {a.id: a for a in self.alarm_log}
@@ -99,15 +84,6 @@ class DiagramClient:
 
     def alarm_changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
         return len(self.alarm_log), self.alarm_log[version:]
-
-    def close(self) -> None:
-        pass
-
-    def set(self, name: str, value: object, quality: Quality = Quality.GOOD) -> None:
-        reason = {Quality.GOOD: Reason.NONE, Quality.UNCERTAIN: Reason.STALE}.get(
-            quality, Reason.COMM_FAILURE
-        )
-        self.store.update([(name, Value(value, quality, reason, time.time(), time.time()))])
 
 
 def alarm(

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
-from hmi.client import AlarmView, LinkStats
 from hmi.tags import DataType, Quality, Reason, TagDef, Value
-from hmi.tagstore import TagStore
 from screens.refresh import Refresher
 from screens.tag_browser import COL_NAME, COL_QUALITY, COL_VALUE, TagBrowser
+from tests.screens.store_client import StoreClient
 
 TAGS = {
     t.name: t
@@ -22,37 +19,6 @@ TAGS = {
         TagDef("SS1.PUMP", description="Pump running", type=DataType.BOOL),
     )
 }
-
-
-class StoreClient:
-    """A RuntimeClient over a bare TagStore: the screen under test sees exactly what it stores."""
-
-    project_name = "test"
-
-    def __init__(self, tags: Mapping[str, TagDef]) -> None:
-        self.tags = tags
-        self.store = TagStore(tags)
-
-    def tag_defs(self) -> Mapping[str, TagDef]:
-        return self.tags
-
-    def snapshot(self) -> tuple[int, dict[str, Value]]:
-        return self.store.snapshot()
-
-    def changes_since(self, version: int) -> tuple[int, dict[str, Value]]:
-        return self.store.changes_since(version)
-
-    def link_stats(self) -> dict[str, LinkStats]:
-        return {}
-
-    def active_alarms(self) -> list[AlarmView]:
-        return []
-
-    def alarm_changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
-        return version, []
-
-    def close(self) -> None:
-        pass
 
 
 def shown(browser: TagBrowser, column: int) -> list[str]:

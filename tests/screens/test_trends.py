@@ -23,13 +23,12 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from hmi.client import AlarmView, HistorySample, Trend, connect
+from hmi.client import HistorySample, Trend, connect
 from hmi.history.query import HistoryReader
 from hmi.history.service import history_path
 from hmi.history.store import HistoryStore
 from hmi.project import load_project
 from hmi.tags import DataType, Quality, Reason, TagDef, Value
-from hmi.tagstore import TagStore
 from screens import i18n
 from screens.context import AppContext
 from screens.refresh import Refresher
@@ -40,6 +39,7 @@ from screens.trends.legend import COL_PEN
 from screens.trends.ring import RingBuffer
 from tests.conftest import demo_copy
 from tests.screens.history_fixture import BAD_AGO, Series, write_history
+from tests.screens.store_client import StoreClient
 
 TT, FT, PT = "HS1.TT101", "HS1.FT101", "HS1.PT101"
 TAGS = {
@@ -53,32 +53,16 @@ TAGS = {
 }
 
 
-class FakeClient:
+class FakeClient(StoreClient):
     """A RuntimeClient over a TagStore; history from a real reader (or answered by the test)."""
 
     project_name = "test"
 
     def __init__(self, tags: Mapping[str, TagDef], reader: HistoryReader | None = None) -> None:
-        self.tags = tags
-        self.store = TagStore(tags)
+        super().__init__(tags)
         self.reader = reader
         self.hold = False  # True: history futures stay pending until the test answers them
         self.requests: list[tuple[list[str], float, float, int, Future[dict[str, Trend]]]] = []
-
-    def tag_defs(self) -> Mapping[str, TagDef]:
-        return self.tags
-
-    def snapshot(self) -> tuple[int, dict[str, Value]]:
-        return self.store.snapshot()
-
-    def changes_since(self, version: int) -> tuple[int, dict[str, Value]]:
-        return self.store.changes_since(version)
-
-    def active_alarms(self) -> list[AlarmView]:
-        return []
-
-    def alarm_changes_since(self, version: int) -> tuple[int, list[AlarmView]]:
-        return version, []
 
     def history_trend(
         self, tags: Sequence[str], start: float, end: float, buckets: int
@@ -101,9 +85,6 @@ class FakeClient:
         future: Future[HistorySample | None] = Future()
         future.set_result(None if self.reader is None else self.reader.last_before(tag, ts))
         return future
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.fixture
