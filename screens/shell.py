@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -62,6 +62,7 @@ SECTION_TITLES = {
     "admin": "Administration",
 }
 IDLE_CHECK_MS = 5000
+ACTIVITY = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel})
 
 
 class ScreenWindow(QMainWindow):
@@ -144,8 +145,17 @@ class MainWindow(QMainWindow):
         self._idle_timer.setInterval(IDLE_CHECK_MS)
         self._idle_timer.timeout.connect(self._check_idle)
         self._lock_dialog: LockDialog | None = None
+        app = QApplication.instance()
+        if app is not None:  # a key or a click anywhere in the application postpones the idle lock
+            app.installEventFilter(self)
         i18n.on_change(self.retranslate)
         self.retranslate()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Note activity (keys, clicks, the wheel) for the idle lock; never consumes events."""
+        if event.type() in ACTIVITY:
+            self.context.touch()
+        return False
 
     # --- navigation ---------------------------------------------------------------------------
 

@@ -188,4 +188,10 @@ def test_clicking_a_valve_on_the_overview_opens_its_faceplate_and_logging_in_ena
     assert window.header.user.text().startswith("li.wei · operator (SS1)")
     assert window.header.login.text() == "Log out"
     qtbot.waitUntil(lambda: any(b.isEnabled() for b in buttons), timeout=3000)
+    session = window.context.session
+    assert session is not None
+    session.last_active -= 60  # a minute without a key or a click
+    before = session.last_active
+    click(qtbot, window, "trends")  # any click in the application postpones the idle lock
+    assert session.last_active >= before + 59
     window.close()
