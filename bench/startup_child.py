@@ -18,12 +18,12 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from hmi.client import connect
-    from screens.app import use_cjk_fallback
+    from screens.app import check_cjk_font
     from screens.shell import MainWindow
     from screens.theme import apply_theme
 
     app = QApplication(sys.argv[:1])
-    use_cjk_fallback(app)
+    check_cjk_font()
     apply_theme(app)
     figures: dict[str, float] = {"imports": time.time() - t0}
     client = connect(sys.argv[1], simulate=True, defer_slow_simulators=True, background=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from hmi.client import connect
@@ -66,15 +66,13 @@ def cjk_font() -> str | None:
     return None
 
 
-def use_cjk_fallback(app: QApplication) -> None:
-    """Make Chinese text render: add an installed CJK family as a fallback of the UI font."""
-    family = cjk_font()
-    if family is None:
+def check_cjk_font() -> bool:
+    """Warn (once, in the log) when no installed font has Chinese glyphs; Qt's own font
+    fallback finds one when there is."""
+    if cjk_font() is None:
         log.warning("no font with Chinese glyphs is installed: zh_CN text will not render")
-        return
-    font = QFont(app.font())
-    font.setFamilies([font.family(), family])
-    app.setFont(font)
+        return False
+    return True
 
 
 def _no_display() -> bool:
@@ -101,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Conduit HMI")
     app.setOrganizationName("Conduit")
-    use_cjk_fallback(app)
+    check_cjk_font()
     apply_theme(app)
     project = args.project or demo_project()
     try:

@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 VARIANTS = ("day", "night")
+FONT_POINTS = 10.0  # the stylesheets' font size
 _QSS = {"day": "isa101", "night": "isa101_night"}
 
 # name -> (day, night) for the colours that follow the variant
@@ -120,6 +121,10 @@ def apply_theme(app: QApplication, variant: str = "day") -> None:
     for name, pair in _NEUTRAL.items():
         colours[name].setRgba(QColor(pair[index]).rgba())
     app.setStyleSheet(resource_path("themes", f"{_QSS[variant]}.qss").read_text(encoding="utf-8"))
+    font = app.font()
+    if font.pointSizeF() != FONT_POINTS:  # what the stylesheet gives widgets, for drawings too
+        font.setPointSizeF(FONT_POINTS)
+        app.setFont(font)
     if variant != _state.variant:
         _state.variant = variant
         _state.changed.emit(variant)

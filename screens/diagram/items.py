@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
+    QGuiApplication,
     QPainter,
     QPainterPath,
     QPen,
@@ -62,9 +63,10 @@ def _font(bold: bool = False, size: float | None = None) -> QFont:
     """A shared font of the diagram (the application's, bold or sized)."""
     font = _fonts.get((bold, size))
     if font is None:
-        font = QFont()
-        if size is not None:
-            font.setPointSizeF(size)
+        font = QFont(QGuiApplication.font())
+        # every attribute set explicitly: a painter resolves unset ones against the view's own
+        # font (the stylesheet's), and the read-outs' widths are measured with this font
+        font.setPointSizeF(size if size is not None else font.pointSizeF())
         font.setBold(bold)
         _fonts[(bold, size)] = font
     return font

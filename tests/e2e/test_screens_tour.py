@@ -12,10 +12,11 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
+from drivers.sim.faults import Offline  # the test injects a field failure
 from hmi.client import InProcessClient, connect
 from hmi.security.permissions import parse_grants
 from screens import i18n, theme
-from screens.app import cjk_font, use_cjk_fallback
+from screens.app import cjk_font
 from screens.shell import SECTIONS, MainWindow
 from tests.conftest import demo_copy
 from tests.screens.ui_text import readable_texts, untranslated
@@ -30,7 +31,16 @@ ADMIN = ("admin", "Plant-Boss-2026!x")
 @pytest.fixture
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessClient]:
     monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
-    client = connect(demo_copy(tmp_path), simulate=True)
+    project = demo_copy(tmp_path)
+    devices = project / "devices.toml"  # substation 4 is reported offline after 2 s, not 30
+    devices.write_text(
+        devices.read_text(encoding="utf-8").replace(
+            'simulate = "heating/SS4"\n',
+            'simulate = "heating/SS4"\nalarms = { offline_after = "2s" }\n',
+        ),
+        encoding="utf-8",
+    )
+    client = connect(project, simulate=True)
     users = client.station.users
     assert users is not None
     users.add_user(*ADMIN, parse_grants("administrator"), by="test")
@@ -63,7 +73,6 @@ def test_every_screen_in_both_languages_with_screenshots_and_nothing_untranslate
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     assert cjk_font() is not None, "a CJK font must be installed (CI installs one)"
-    use_cjk_fallback(app)
     theme.apply_theme(app, "day")
     i18n.set_language("en")
     i18n.clear_missing()
@@ -75,6 +84,14 @@ def test_every_screen_in_both_languages_with_screenshots_and_nothing_untranslate
     window.show()
     window.context.set_session(demo.login(*ADMIN).result(10))
     qtbot.waitUntil(lambda: demo.link_stats()["PLC_HS1"].online, timeout=20000)
+    # a field fault, so the screens show an alarm, bad values and an offline device
+    simulation = demo.station.simulation
+    assert simulation is not None and simulation.heating is not None
+    simulation.call(simulation.heating.plant.faults.add, Offline("SS4"))
+    offline = "_diag.PLC_SS4.online.offline"
+    qtbot.waitUntil(lambda: offline in {v.id for v in demo.active_alarms()}, timeout=30000)
+    settle(qtbot, window)
+    assert window.banner.unacknowledged(), "the alarm is in the banner"
     keys = [f"screen:{name}" for name in demo.screens()] + list(SECTIONS)
     data = project_texts(demo)
     found: dict[str, list[tuple[str, str]]] = {}

@@ -67,3 +67,18 @@ def test_placeholders_survive_translation() -> None:
         if set(re.findall(r"\{\w*\}", key)) != set(re.findall(r"\{\w*\}", value))
     ]
     assert broken == []
+
+
+def test_the_walk_flags_english_and_passes_names_units_and_project_words() -> None:
+    from tests.screens.ui_text import untranslated
+
+    data = ["Supply temperature leaving the plant", "PLC_SS4", "HS1.TT101"]
+    texts = [
+        ("a", "确认"),
+        ("b", "HS1.TT101 Supply temperature leaving the plant 85.2 °C"),
+        ("c", "_diag.PLC_SS4.online.offline"),
+        ("d", "Acknowledge"),
+        ("e", "确认 all"),
+        ("f", "导出 CSV…"),
+    ]
+    assert untranslated(texts, data) == [("d", "Acknowledge"), ("e", "确认 all")]

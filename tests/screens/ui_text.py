@@ -77,14 +77,16 @@ def untranslated(texts: Iterable[tuple[str, str]], data: Iterable[str]) -> list[
     `data` is what the project itself says (tag descriptions, device and user names): shown as
     the engineer wrote it, not translated by the application.
     """
-    known = sorted((d for d in data if len(d) >= 3), key=len, reverse=True)
+    # names and units out first, from the texts and the data alike, so they match each other
+    known = sorted(
+        {_TOKEN.sub(" ", d).strip() for d in data if len(d) >= 3} - {""}, key=len, reverse=True
+    )
     out = []
     for where, text in texts:
-        rest = text
+        rest = _TOKEN.sub(" ", text)
         for d in known:
             if d in rest:
                 rest = rest.replace(d, " ")
-        rest = _TOKEN.sub(" ", rest)
         if _WORD.search(rest):
             out.append((where, text))
     return out
