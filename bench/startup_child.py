@@ -33,10 +33,10 @@ def main() -> int:
     window.start()
     window.show()
     figures["window"] = time.time() - t0
-    overview = next(iter(client.screens().values()))
+    shown = next(iter(client.screens().values())).tags
 
     def poll() -> None:
-        live = [v for t, v in window.latest.items() if t in overview.tags and v.good]
+        live = [v for t, v in window.latest.items() if t in shown and v.good]
         if live and "live" not in figures:
             figures["live"] = time.time() - t0
             figures["live_tags"] = len(live)

@@ -1,12 +1,15 @@
 """Protocol drivers and simulators; the scheme table maps an address scheme to its driver class.
 
 Nothing here may import `hmi`, `screens` or Qt. Driver modules are imported on first use, so
-loading a project that uses only Modbus never imports the OPC UA or MQTT libraries.
+loading a project that uses only Modbus never imports the OPC UA or MQTT libraries; a project
+is checked with each scheme's spec (`driver_spec`: parse, natural_type, OPTIONS), which for
+OPC UA is a light module, so loading never imports asyncua (the station's start does).
 """
 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 from drivers.address import AddressError
 from drivers.base import Driver
@@ -18,6 +21,19 @@ SCHEMES: dict[str, str] = {
     "mqtt": "drivers.mqtt.driver:MqttDriver",
     "spb": "drivers.mqtt.driver:MqttDriver",  # Sparkplug B: the MQTT driver, same broker link
 }
+
+
+# scheme -> "module:Class" of what project loading needs (where lighter than the driver)
+SPECS: dict[str, str] = {"opcua": "drivers.opcua.spec:OpcUaSpec"}
+
+
+def driver_spec(scheme: str) -> Any:
+    """The class-level part of a scheme's driver (parse, natural_type, OPTIONS) for checking
+    projects; raises AddressError for an unknown scheme."""
+    if scheme not in SPECS:
+        return driver_class(scheme)  # the driver itself (raises with the known schemes)
+    module, _, name = SPECS[scheme].partition(":")
+    return getattr(import_module(module), name)
 
 
 def driver_class(scheme: str) -> type[Driver]:

@@ -147,7 +147,7 @@ class Loader:
                 message = f"unknown driver {scheme!r}" + did_you_mean(scheme, known)
             else:
                 try:
-                    cls = drivers.driver_class(scheme)
+                    cls = drivers.driver_spec(scheme)
                 except Exception as exc:  # a broken driver module must not crash loading
                     message = (
                         f"the {scheme!r} driver cannot be loaded ({type(exc).__name__}: {exc})"

@@ -43,22 +43,10 @@ from drivers.opcua.security import (
     application_certificate,
     check_server_certificate,
 )
+from drivers.opcua.spec import OPTIONS
 
 log = logging.getLogger("drivers.opcua")
 
-OPTIONS: dict[str, type] = {
-    "endpoint": str,
-    "security": str,
-    "mode": str,
-    "username": str,
-    "publishing_interval": float,
-    "sampling_interval": float,
-    "queue_size": int,
-    "reconnect_min": float,
-    "reconnect_max": float,
-    "watchdog": float,
-    "batch_size": int,
-}
 _DEFAULTS: dict[str, Any] = {
     "security": "None",
     "mode": "SignAndEncrypt",

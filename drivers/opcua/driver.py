@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
@@ -30,32 +30,21 @@ from drivers.base import (
 )
 from drivers.link import Backoff, LinkMonitor, keep_linked
 from drivers.opcua.browse import BrowseNode, browse, browse_device
-from drivers.opcua.connect import OPTIONS, Accounting, Options, describe, open_client
-from drivers.opcua.nodeid import opcua_address, parse_address
+from drivers.opcua.connect import Accounting, Options, describe, open_client
+from drivers.opcua.nodeid import opcua_address
 from drivers.opcua.plan import Item, plan
 from drivers.opcua.session import Session
+from drivers.opcua.spec import OpcUaSpec
 from drivers.opcua.values import status_name
 
 log = logging.getLogger("drivers.opcua")
 _LINK_ERRORS = (ConnectionError, OSError, TimeoutError, UaError)
 
 
-class OpcUaDriver:
+class OpcUaDriver(OpcUaSpec):
     """OPC UA client for one server: subscriptions and polls, writes, browsing, link stats."""
 
     scheme: ClassVar[str] = "opcua"
-    OPTIONS: ClassVar[Mapping[str, type]] = OPTIONS
-
-    @classmethod
-    def parse(cls, text: str) -> Address:
-        """Validate and canonicalise an `opcua://` address; raise AddressError."""
-        return parse_address(text)
-
-    @classmethod
-    def natural_type(cls, address: Address) -> str:
-        """Not known without asking the server: 'float' (declare the tag's type otherwise)."""
-        opcua_address(address)  # still validates
-        return "float"
 
     def __init__(self, device: DeviceConfig, sink: Sink) -> None:
         self._device = device

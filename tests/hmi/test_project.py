@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -718,3 +720,18 @@ def test_history_setting_mistakes_name_file_line_and_field(tmp_path: Path) -> No
         "tags/extra.toml:8: tag SS1.FT202: history: expected true, false or a table"
         " { deadband = ..., max_interval = ... }, got 'yes' (text)",
     ]
+
+
+def test_loading_a_project_with_opc_ua_devices_does_not_import_asyncua() -> None:
+    """The operator application loads the project before its first window: asyncua (half a
+    second to import) waits for the station's start."""
+    code = (
+        "import sys; from hmi.project import load_project; from hmi.resources import demo_project;"
+        " p = load_project(demo_project());"
+        " assert any(d.scheme == 'opcua' for d in p.devices.values());"
+        " print('asyncua' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
