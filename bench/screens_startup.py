@@ -32,7 +32,7 @@ def startup(runs: int = 3) -> None:
         )
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     for key, label in (
-        ("imports", "Python and Qt imported"),
+        ("imports", "Python, Qt and the core imported"),
         ("station", "station started (simulator, drivers, history, alarms)"),
         ("window", "first window shown"),
         ("live", "first live values in the window"),

@@ -14,25 +14,20 @@ def main() -> int:
     """Open the demo, time the first window and the first live values, quit."""
     t0 = float(os.environ["CONDUIT_T0"])
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QTimer
 
-    from hmi.client import connect
-    from screens.app import check_cjk_font
-    from screens.shell import MainWindow
-    from screens.theme import apply_theme
+    from screens import app as application
 
-    app = QApplication(sys.argv[:1])
-    check_cjk_font()
-    apply_theme(app)
     figures: dict[str, float] = {"imports": time.time() - t0}
-    client = connect(sys.argv[1], simulate=True, defer_slow_simulators=True, background=True)
-    client.started.add_done_callback(lambda _: figures.setdefault("station", time.time() - t0))
-    settings = QSettings(sys.argv[2], QSettings.Format.IniFormat)
-    window = MainWindow(client, settings=settings, refresh_ms=100)
-    window.start()
-    window.show()
+    args = application._parser().parse_args(
+        [sys.argv[1], "--simulate", "--refresh-hz", "10", "--settings", sys.argv[2]]
+    )
+    launched = application.launch(args)
+    assert not isinstance(launched, int), "the application did not start"
+    app, window = launched
     figures["window"] = time.time() - t0
+    client = window.client
+    client.started.add_done_callback(lambda _: figures.setdefault("station", time.time() - t0))
     shown = next(iter(client.screens().values())).tags
 
     def poll() -> None:

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QFontDatabase
@@ -17,8 +18,10 @@ from hmi.client import connect
 from hmi.project import ProjectError
 from hmi.resources import demo_project
 from screens.bridge import when_done
-from screens.shell import MainWindow
 from screens.theme import VARIANTS, apply_theme
+
+if TYPE_CHECKING:
+    from screens.shell import MainWindow
 
 log = logging.getLogger("screens.app")
 
@@ -82,25 +85,16 @@ def _no_display() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `conduit-hmi`."""
-    args = _parser().parse_args(argv)
-    if _no_display():
-        print(
-            "conduit-hmi: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Run it in a "
-            "desktop session, or headless with QT_QPA_PLATFORM=offscreen.",
-            file=sys.stderr,
-        )
-        return 1
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-    )
+def launch(args: argparse.Namespace) -> tuple[QApplication, MainWindow] | int:
+    """Start the station in the background and show the main window (an exit code on error).
+
+    The station starts first: while it opens its storage and connects its devices, this
+    thread loads the screens and draws the first window.
+    """
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Conduit HMI")
     app.setOrganizationName("Conduit")
-    check_cjk_font()
-    apply_theme(app)
     project = args.project or demo_project()
     try:
         client = connect(
@@ -110,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         QMessageBox.critical(None, "Conduit HMI — project error", str(exc))
         print(str(exc), file=sys.stderr)
         return 2
+    from screens.shell import MainWindow
+
+    check_cjk_font()
+    apply_theme(app)
     settings = (
         QSettings(str(args.settings), QSettings.Format.IniFormat) if args.settings else QSettings()
     )
@@ -129,6 +127,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.exit(2)
 
     when_done(client.started, lambda _: window.station_started(), failed)
+    return app, window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `conduit-hmi`."""
+    args = _parser().parse_args(argv)
+    if _no_display():
+        print(
+            "conduit-hmi: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Run it in a "
+            "desktop session, or headless with QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
+        return 1
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+    launched = launch(args)
+    if isinstance(launched, int):
+        return launched
+    app, _window = launched
     if args.exit_after is not None:
         QTimer.singleShot(int(args.exit_after * 1000), app.quit)
     return app.exec()
