@@ -132,6 +132,8 @@ def test_the_application_entry_point_starts_and_quits(tmp_path: Path) -> None:
             "screens",
             str(demo_copy(tmp_path)),
             "--simulate",
+            "--settings",
+            str(tmp_path / "ui.ini"),  # the window layout of this run, not the user's
             "--exit-after",
             "3",
         ],
