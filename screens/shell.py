@@ -68,12 +68,21 @@ ACTIVITY = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent
 class ScreenWindow(QMainWindow):
     """A screen in a window of its own (a second monitor)."""
 
-    def __init__(self, key: str, page: QWidget, title: Callable[[], str]) -> None:
+    def __init__(
+        self, key: str, page: QWidget, title: Callable[[], str], banner: AlarmBanner
+    ) -> None:
         super().__init__()
         self.key = key
         self.page = page
+        self.banner = banner  # the alarm banner is on every screen, here too
         self._title = title
-        self.setCentralWidget(page)
+        body = QWidget(self)
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(banner)
+        column.addWidget(page, 1)
+        self.setCentralWidget(body)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         i18n.on_change(self.retranslate)
         self.retranslate()
@@ -295,7 +304,10 @@ class MainWindow(QMainWindow):
             existing.activateWindow()
             return existing
         page = self._build(key)
-        window = ScreenWindow(key, page, lambda: self.title_of(key))
+        banner = AlarmBanner(self.context, None, horn=self.horn)  # one horn for the seat
+        banner.open_alarms.connect(self._show_alarms_here)
+        banner.apply_alarms(self.client.active_alarms())
+        window = ScreenWindow(key, page, lambda: self.title_of(key), banner)
         self.windows[key] = window
         window.destroyed.connect(lambda: self.windows.pop(key, None))
         _deliver(page, "apply", self.latest)
@@ -308,6 +320,11 @@ class MainWindow(QMainWindow):
         window.move(area.topLeft())
         window.show()
         return window
+
+    def _show_alarms_here(self) -> None:
+        self.show_page("alarms")
+        self.raise_()
+        self.activateWindow()
 
     def toggle_full_screen(self) -> None:
         """Full screen on and off (F11)."""
@@ -353,6 +370,8 @@ class MainWindow(QMainWindow):
 
     def _on_alarms(self, views: list[AlarmView]) -> None:
         self.banner.apply_alarms(views)  # and its horn
+        for window in self.windows.values():
+            window.banner.apply_alarms(views)
         targets = [*self.pages.values(), *(w.page for w in self.windows.values())]
         for target in [*targets, *self.faceplates.values()]:
             _deliver(target, "apply_alarms", views)

@@ -92,6 +92,12 @@ def test_every_screen_in_both_languages_with_screenshots_and_nothing_untranslate
     qtbot.waitUntil(lambda: offline in {v.id for v in demo.active_alarms()}, timeout=30000)
     settle(qtbot, window)
     assert window.banner.unacknowledged(), "the alarm is in the banner"
+    own = window.open_in_window("screen:gasgate")  # a second monitor has the banner too
+    qtbot.waitUntil(lambda: offline in {v.id for v in own.banner.unacknowledged()}, timeout=5000)
+    own.resize(1280, 800)
+    settle(qtbot, window)
+    shoot(own, "own_window_gasgate_en")
+    own.close()
     keys = [f"screen:{name}" for name in demo.screens()] + list(SECTIONS)
     data = project_texts(demo)
     found: dict[str, list[tuple[str, str]]] = {}
