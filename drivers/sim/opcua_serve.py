@@ -33,6 +33,9 @@ from drivers.sim.stepping import Stepper
 
 Endpoint = tuple[str, int]
 log = logging.getLogger("drivers.sim.opcua")
+# building the standard address space logs a line per node whose parent the nodeset lacks
+# (thousands at INFO); the simulator reports what matters itself
+logging.getLogger("asyncua.server").setLevel(logging.WARNING)
 
 APPLICATION_URI = NAMESPACE_URI + ":server"
 _VARIANT = {
