@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -23,33 +24,39 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["CONDUIT_HOME"] = tempfile.mkdtemp(prefix="conduit-test-home-")
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+# Ports for servers the tests start come from below Linux's ephemeral range (32768-60999):
+# a port the kernel hands out to `bind(0)` can meanwhile become the local end of an outgoing
+# connection (a database client, a driver) and the server then fails to listen on it. Each port
+# is handed out once per session, so two devices of one project never get the same.
+PORT_RANGE = (20000, 32767)
+_handed_out: set[int] = set()
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port_run(count: int) -> int:
     """The first of `count` consecutive TCP ports on 127.0.0.1 that nothing listens on now."""
-    for _ in range(50):
-        base = free_port()
-        if base + count > 65535:
+    low, high = PORT_RANGE
+    for _ in range(500):
+        base = random.randint(low, high - count + 1)
+        run = range(base, base + count)
+        if any(p in _handed_out for p in run) or not all(_bindable(p) for p in run):
             continue
-        sockets = []
-        try:
-            for p in range(base, base + count):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sockets.append(s)
-                s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
+        _handed_out.update(run)
         return base
-    raise RuntimeError(f"no {count} consecutive free ports found")
+    raise RuntimeError(f"no {count} consecutive free ports found in {low}-{high}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (not handed out before)."""
+    return free_port_run(1)
 
 
 @pytest.fixture
