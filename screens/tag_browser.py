@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QMimeData,
     QModelIndex,
     QPersistentModelIndex,
@@ -35,6 +34,7 @@ from screens.i18n import tr
 from screens.refresh import Changes
 from screens.widgets import values
 from screens.widgets.dnd import TAG_MIME, tag_mime
+from screens.widgets.table import ColumnsTableModel
 
 # Dragging rows out (onto a trend) carries the tag names, one a line, as this type and as text.
 COLUMNS = ("Tag", "Description", "Value", "Unit", "Quality", "Updated")
@@ -47,8 +47,10 @@ def value_text(tag: TagDef, value: Value) -> str:
     return values.value_text(tag, value)[0]
 
 
-class TagTableModel(QAbstractTableModel):
+class TagTableModel(ColumnsTableModel):
     """One row per tag; values updated in place from change batches."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, tags: Mapping[str, TagDef], parent: Any = None) -> None:
         super().__init__(parent)
@@ -58,21 +60,9 @@ class TagTableModel(QAbstractTableModel):
         self._mono = QFont("monospace")
         self._mono.setStyleHint(QFont.StyleHint.Monospace)
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of tags."""
-        return 0 if parent.isValid() else len(self._tags)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of columns."""
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles."""
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return tr(COLUMNS[section])
-        return None
+    def row_count(self) -> int:
+        """Number of rows shown."""
+        return len(self._tags)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Cell text, sort keys, alignment and quality colours."""

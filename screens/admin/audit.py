@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,6 +36,7 @@ from screens import i18n, theme
 from screens.admin.texts import refusal_text, time_text
 from screens.context import AppContext
 from screens.i18n import tr
+from screens.widgets.table import ColumnsTableModel
 
 __all__ = ["AUDIT_COLUMNS", "LIMIT", "PRESETS", "AuditModel", "AuditTab"]
 
@@ -72,28 +73,18 @@ def change_text(record: AuditRecord) -> str:
     return record.new or record.old
 
 
-class AuditModel(QAbstractTableModel):
+class AuditModel(ColumnsTableModel):
     """Audit records, newest first."""
+
+    COLUMNS = AUDIT_COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._records: list[AuditRecord] = []
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of records."""
-        return 0 if parent.isValid() else len(self._records)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of columns."""
-        return 0 if parent.isValid() else len(AUDIT_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles in the current language."""
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return tr(AUDIT_COLUMNS[section])
-        return None
+    def row_count(self) -> int:
+        """Number of rows shown."""
+        return len(self._records)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Cell texts; the full change and reason as tooltips."""

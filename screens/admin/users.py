@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -35,6 +35,7 @@ from screens.admin.dialogs import (
 from screens.admin.texts import grants_text, refusal_text, time_text
 from screens.context import AppContext
 from screens.i18n import tr
+from screens.widgets.table import ColumnsTableModel
 
 __all__ = ["USER_COLUMNS", "UsersModel", "UsersTab"]
 
@@ -54,28 +55,18 @@ COL_NAME, COL_FULL, COL_ROLES, COL_DISABLED, COL_LOCKED, COL_CHANGED, COL_FAILED
 )
 
 
-class UsersModel(QAbstractTableModel):
+class UsersModel(ColumnsTableModel):
     """One row per user, as the core lists them."""
+
+    COLUMNS = USER_COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._users: list[UserInfo] = []
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of users."""
-        return 0 if parent.isValid() else len(self._users)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of columns."""
-        return 0 if parent.isValid() else len(USER_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles in the current language."""
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return tr(USER_COLUMNS[section])
-        return None
+    def row_count(self) -> int:
+        """Number of rows shown."""
+        return len(self._users)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Cell texts; a disabled or locked account marked."""

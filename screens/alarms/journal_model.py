@@ -13,13 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from hmi.alarms.model import Transition
 from hmi.client import Priority
 from screens.alarms.model import priority_colour
 from screens.alarms.texts import event_name, priority_name, state_name
 from screens.i18n import tr
+from screens.widgets.table import ColumnsTableModel
 
 __all__ = ["COLUMNS", "JournalModel", "export_csv", "export_xlsx"]
 
@@ -86,28 +87,18 @@ def cell_value(t: Transition, column: int) -> Any:
     return cell_text(t, column)
 
 
-class JournalModel(QAbstractTableModel):
+class JournalModel(ColumnsTableModel):
     """The transitions a journal query returned."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[Transition] = []
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of transitions shown."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of columns."""
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles in the current language."""
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return tr(COLUMNS[section])
-        return None
+    def row_count(self) -> int:
+        """Number of rows shown."""
+        return len(self._rows)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Cell text, the sort key and the priority colour of the priority cell."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from hmi.client import LinkStats
 from hmi.tags import TagDef
 from screens import theme
 from screens.diagnostics.texts import clock_text, number_text, protocol_text
 from screens.i18n import tr
+from screens.widgets.table import ColumnsTableModel
 
 __all__ = ["DEVICE_COLUMNS", "DeviceInfo", "DeviceTableModel", "device_infos"]
 
@@ -71,29 +72,19 @@ def device_infos(tags: Mapping[str, TagDef]) -> dict[str, DeviceInfo]:
     return out
 
 
-class DeviceTableModel(QAbstractTableModel):
+class DeviceTableModel(ColumnsTableModel):
     """One row per device link; updated in place from each `link_stats()` answer."""
+
+    COLUMNS = DEVICE_COLUMNS
 
     def __init__(self, infos: Mapping[str, DeviceInfo], parent: Any = None) -> None:
         super().__init__(parent)
         self._infos = dict(infos)
         self._rows: list[LinkStats] = []
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of devices."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of columns."""
-        return 0 if parent.isValid() else len(DEVICE_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles in the current language."""
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return tr(DEVICE_COLUMNS[section])
-        return None
+    def row_count(self) -> int:
+        """Number of rows shown."""
+        return len(self._rows)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Cell text, alignment, tooltips and the alarm colour of an offline device."""

@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from hmi.tags import Quality, TagDef, Value
 from screens import theme
 from screens.diagnostics.texts import clock_text, number_text
 from screens.i18n import tr
+from screens.widgets.table import ColumnsTableModel
 
 __all__ = ["FINDING_COLUMNS", "Finding", "FindingTableModel", "FindingTracker"]
 
@@ -175,28 +176,18 @@ class FindingTracker:
         return self._flag(key, offline, device, "offline", since=since)
 
 
-class FindingTableModel(QAbstractTableModel):
+class FindingTableModel(ColumnsTableModel):
     """The abnormal findings, newest first."""
+
+    COLUMNS = FINDING_COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[Finding] = []
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of findings."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Number of columns."""
-        return 0 if parent.isValid() else len(FINDING_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles in the current language."""
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return tr(FINDING_COLUMNS[section])
-        return None
+    def row_count(self) -> int:
+        """Number of rows shown."""
+        return len(self._rows)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Cell texts; an offline device in the alarm colour."""
