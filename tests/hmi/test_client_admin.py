@@ -10,16 +10,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from drivers.modbus.codec import encode
 from hmi.client import InProcessClient
-from hmi.project import load_project
 from hmi.security.errors import PermissionRefused, UserError
 from hmi.security.permissions import parse_grants
-from hmi.station import Station
 from tests.conftest import LoopThread, wait_until
 from tests.drivers.conftest import ModbusTestServer
-from tests.hmi.test_cli_command import SETPOINT
-from tests.hmi.test_runtime import write_project
+from tests.hmi.test_client_commands import setpoint_station
 
 ADMIN, OPERATOR = ("root", "Plant-Boss-2026!x"), ("li.wei", "Shift-Setpoint-42")
 
@@ -29,14 +25,7 @@ def fresh(
     tmp_path: Path, plc: ModbusTestServer, peer_loop: LoopThread, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[InProcessClient]:
     """A station with no user yet, its history recording S.SP1."""
-    monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
-    (tmp_path / "p" / "tags").mkdir(parents=True)
-    folder = write_project(tmp_path / "p", plc.port)
-    (folder / "tags" / "sp.toml").write_text(SETPOINT, encoding="utf-8")
-    peer_loop.call(plc.set(1, "hr", 10, encode(55.0, "float32", "CDAB")))
-    station = Station(load_project(folder))
-    station.start()
-    client = InProcessClient(station)
+    client = InProcessClient(setpoint_station(tmp_path, plc, peer_loop, monkeypatch))
     yield client
     client.close()
 

@@ -22,10 +22,10 @@ from tests.hmi.test_runtime import write_project
 OPERATOR, SECOND = ("li.wei", "Shift-Setpoint-42"), ("zhao.lei", "Next-Shift-Op-43")
 
 
-@pytest.fixture
-def client(
+def setpoint_station(
     tmp_path: Path, plc: ModbusTestServer, peer_loop: LoopThread, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[InProcessClient]:
+) -> Station:
+    """A started station whose writable setpoint S.SP1 (55.0) is a register of `plc`."""
     monkeypatch.setenv("CONDUIT_HOME", str(tmp_path / "home"))
     (tmp_path / "p" / "tags").mkdir(parents=True)
     folder = write_project(tmp_path / "p", plc.port)
@@ -33,6 +33,14 @@ def client(
     peer_loop.call(plc.set(1, "hr", 10, encode(55.0, "float32", "CDAB")))
     station = Station(load_project(folder))
     station.start()
+    return station
+
+
+@pytest.fixture
+def client(
+    tmp_path: Path, plc: ModbusTestServer, peer_loop: LoopThread, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[InProcessClient]:
+    station = setpoint_station(tmp_path, plc, peer_loop, monkeypatch)
     assert station.users is not None
     station.users.add_user("admin", "Root-Of-All-2026", parse_grants("administrator"), by="t")
     for name, password in (OPERATOR, SECOND):
