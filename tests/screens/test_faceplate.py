@@ -43,7 +43,7 @@ from screens.faceplate.faceplate import PRIORITY_WORDS
 from screens.faceplate.texts import bool_meaning, refusal_text, result_text, value_text
 from screens.refresh import Refresher
 from screens.theme import priority_colour
-from tests.conftest import demo_copy
+from tests.conftest import demo_copy, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 VALVE = SymbolDef(
@@ -426,10 +426,7 @@ def plant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess
             station.users.add_user(name, PASSWORDS[name], parse_grants(grants), by="test")
         store = station.runtime.store
         names = ("SS1.ZC301", "SS1.ZT301", "SS1.TIC301_AUTO", "SS1.TT301")
-        deadline = time.monotonic() + 30
-        while not all(store.get(n).good for n in names):
-            assert time.monotonic() < deadline, "the valve's values did not turn good"
-            time.sleep(0.05)
+        wait_until(lambda: all(store.get(n).good for n in names), 30, "the valve's values good")
         yield client
     finally:
         client.close()
