@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from drivers.base import Quality
-from hmi.history import HistoryReader, HistoryStore, HistoryWriter
+from hmi.history.query import HistoryReader
+from hmi.history.store import HistoryStore
+from hmi.history.writer import HistoryWriter
 from hmi.tags import TagDef, Value
 
 T0 = 1_700_000_000.0

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hmi.history import HistoryStore
 from hmi.history.aggregate import aggregate
+from hmi.history.store import HistoryStore
 
 T0_MS = 1_698_796_800_000  # 2023-11-01 00:00 UTC
 GOAL_MS = 1_000.0

@@ -23,6 +23,10 @@ SCHEMES: dict[str, str] = {
 }
 
 
+# schemes whose library takes most of a second of CPU to import (asyncua): a runtime that wants
+# its first values soon imports these after the others have delivered theirs
+SLOW_IMPORTS = frozenset({"opcua"})
+
 # scheme -> "module:Class" of what project loading needs (where lighter than the driver)
 SPECS: dict[str, str] = {"opcua": "drivers.opcua.spec:OpcUaSpec"}
 

@@ -235,9 +235,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
             ready=lambda: print("serving; Ctrl-C stops", flush=True),
         )
         return 0
-    from hmi.simulation import SimulationHost
+    from hmi.simulation import SimulationHost, simulated_endpoints
 
-    simulation = SimulationHost(load_project(args.project), speed=args.speed)
+    simulation = SimulationHost(simulated_endpoints(load_project(args.project)), speed=args.speed)
     for plant, stations in simulation.endpoints.items():
         for station, (address, port) in stations.items():
             print(f"{plant}/{station}: {address}:{port}")

@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from hmi.audit import AuditError, AuditRecord, query_audit, verify
+from hmi.audit.query import query_audit
+from hmi.audit.schema import AuditError, AuditRecord
+from hmi.audit.verify import verify
 from hmi.cli_history import CliError, guarded, parse_when
 from hmi.db import open_database
 from hmi.project import load_project

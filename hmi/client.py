@@ -9,33 +9,49 @@ headless at the station, several seats over a broker) will implement the same pr
 from __future__ import annotations
 
 import concurrent.futures
+import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from drivers.base import LinkStats
 from hmi.alarm_config import AlarmDef
 from hmi.alarms.engine import AlarmView, Principal
-from hmi.alarms.journal import query_journal
 from hmi.alarms.model import AlarmKind, AlarmState, Priority, Transition
-from hmi.alarms.response import AlarmResponse, Cause, ResponseDesk
-from hmi.audit.schema import AuditRecord
-from hmi.audit.verify import VerifyReport
 from hmi.command_config import CommandDef
 from hmi.commands.model import CommandResult, Selection
-from hmi.commands.service import CommandService
-from hmi.history.export import export_history
-from hmi.history.query import HistoryReader, Trend
-from hmi.history.query import Sample as HistorySample
 from hmi.screen_config import ScreenDef
-from hmi.security.auth import Authenticator, Session
+from hmi.security.auth import Session
 from hmi.security.errors import AuditUnavailable, PermissionRefused, UserError
 from hmi.security.permissions import ANY_AREA, EXPORT_REPORTS, RoleGrant
-from hmi.security.tables import UserInfo
-from hmi.station import Station
+from hmi.security.user_info import UserInfo
+from hmi.simulation_process import SimulatorProcess
 from hmi.tags import TagDef, Value
-from hmi.user_admin import UserAdmin
+
+# The storage side (SQLAlchemy, DuckDB, NumPy, PyArrow) is imported where it is used: the
+# operator application draws its first window and shows live values before it is loaded.
+if TYPE_CHECKING:
+    from hmi.alarms.response import AlarmResponse, Cause, ResponseDesk
+    from hmi.audit.schema import AuditRecord
+    from hmi.audit.verify import VerifyReport
+    from hmi.commands.service import CommandService
+    from hmi.history.query import HistoryReader, Trend
+    from hmi.history.query import Sample as HistorySample
+    from hmi.security.auth import Authenticator
+    from hmi.station import Station
+    from hmi.user_admin import UserAdmin
+
+_LAZY = {"Trend": ("hmi.history.query", "Trend"), "HistorySample": ("hmi.history.query", "Sample")}
+
+
+def __getattr__(name: str) -> Any:
+    """The history types, imported on first use (they bring NumPy)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    return getattr(importlib.import_module(module), attr)
+
 
 __all__ = [
     "AlarmKind",
@@ -501,6 +517,8 @@ class InProcessClient:
             future: Future[list[Transition]] = Future()
             future.set_exception(RuntimeError("the alarm journal is not open"))
             return future
+        from hmi.alarms.journal import query_journal
+
         return self._submit(query_journal, journal.engine, start, end, **filters)
 
     def screens(self) -> Mapping[str, ScreenDef]:
@@ -516,6 +534,8 @@ class InProcessClient:
         store = self.station.history.store
         if store is None:
             raise RuntimeError("the historian is not running")
+        from hmi.history.query import HistoryReader
+
         return HistoryReader(store)
 
     def history_trend(
@@ -537,6 +557,8 @@ class InProcessClient:
     def _admin(self) -> UserAdmin:
         if self.station.users is None or self.station.audit is None:
             raise RuntimeError("the user store is not open")
+        from hmi.user_admin import UserAdmin
+
         return UserAdmin(self.station.users, self.station.audit.engine)
 
     def first_start(self) -> Future[bool]:
@@ -633,6 +655,8 @@ class InProcessClient:
                 raise AuditUnavailable(
                     f"export refused: the audit trail could not record it ({exc})"
                 ) from None
+            from hmi.history.export import export_history  # pyarrow's csv and parquet writers
+
             return export_history(self._reader(), wanted, start, end, Path(dest), buckets=buckets)
 
         return self._history.submit(export)
@@ -661,19 +685,26 @@ def connect(
     project: str | Path,
     *,
     simulate: bool = False,
-    defer_slow_simulators: bool = False,
+    simulator: SimulatorProcess | None = None,
+    values_first: bool = False,
     background: bool = False,
 ) -> InProcessClient:
     """Open a project, start its station in this process and return a client for it.
+
+    With `simulate` the project's simulators run in this process; or give `simulator`, a child
+    process serving them (another core: the operator application's demo), spawned as early as
+    the caller likes.
 
     With `background` the station starts on the client's worker while the caller goes on (the
     application shows its first window meanwhile); `client.started` says when it is up or
     why it failed, and requests made meanwhile wait for it.
     """
-    station = Station.open(project, simulate=simulate)
+    from hmi.station import Station
+
+    station = Station.open(project, simulate=simulate, simulator=simulator)
     if background:
         client = InProcessClient(station, started=False)
-        client.started = client._submit(station.start, defer_slow_simulators=defer_slow_simulators)
+        client.started = client._submit(station.start, values_first=values_first)
         return client
-    station.start(defer_slow_simulators=defer_slow_simulators)
+    station.start(values_first=values_first)
     return InProcessClient(station)

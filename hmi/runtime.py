@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
-from drivers import driver_class
+from drivers import SCHEMES, SLOW_IMPORTS, driver_class
 from drivers.base import (
     DeviceConfig,
     Driver,
@@ -37,6 +38,14 @@ ChangeBatch = list[tuple[str, Value]]
 Subscriber = Callable[[ChangeBatch], None]
 
 DIAG_PERIOD = 1.0  # seconds between link-statistics refreshes
+FIRST_VALUES_WAIT = 1.0  # seconds `values_first` work waits for the first values, at most
+
+
+def _driver_loaded(scheme: str) -> bool:
+    """True when the scheme's driver module is imported already (or the scheme is unknown,
+    which `driver_class` reports at once)."""
+    target = SCHEMES.get(scheme)
+    return target is None or target.partition(":")[0] in sys.modules
 
 
 class RequestError(Exception):
@@ -74,7 +83,12 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # driver modules not imported yet are imported on this thread, one at a time in device
+        # order, so a heavy protocol library (asyncua: most of a second) never stalls the loop
+        self._importer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._imports: dict[str, concurrent.futures.Future[type[Driver]]] = {}
         self._ready = threading.Event()
+        self.first_values = threading.Event()  # set by the first batch any driver delivers
         self.samples_in = 0  # raw samples received, for benchmarks and diagnostics
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -153,17 +167,65 @@ class Runtime:
             loop.close()
             self._loop = None
 
+    def prepare(self, *, values_first: bool = False) -> None:
+        """Begin importing the devices' driver modules (`start` does it too, if not yet).
+
+        With `values_first` the slow imports (SLOW_IMPORTS) wait until the first values are
+        in (at most FIRST_VALUES_WAIT): they would hold the interpreter lock meanwhile.
+        """
+        for device_name in self._points:
+            scheme = self.devices[device_name].scheme
+            if scheme in self._imports or _driver_loaded(scheme):
+                continue
+            if self._importer is None:
+                self._importer = concurrent.futures.ThreadPoolExecutor(
+                    1, thread_name_prefix="conduit-import"
+                )
+            wait = values_first and scheme in SLOW_IMPORTS
+            self._imports[scheme] = self._importer.submit(self._import_driver, scheme, wait)
+
+    def _import_driver(self, scheme: str, after_first_values: bool) -> type[Driver]:
+        if after_first_values:
+            self.first_values.wait(FIRST_VALUES_WAIT)
+        return driver_class(scheme)
+
     def _start_tasks(self) -> None:
         assert self._loop is not None
         self._evaluate_calcs(set(self._calc_rank), time.time())
+        self.prepare()
         for device_name, points in self._points.items():
             device = self.devices[device_name]
-            driver = driver_class(device.scheme)(device, self._on_batch)
-            self._drivers[device_name] = driver
-            task = self._loop.create_task(self._run_driver(device_name, driver, points))
-            self._tasks.append(task)
+            pending = self._imports.get(device.scheme)
+            if pending is None or pending.done():
+                run = self._run_device(device_name, points, None)
+            else:
+                run = self._run_device(device_name, points, pending)
+            self._tasks.append(self._loop.create_task(run))
         self._tasks.append(self._loop.create_task(self._diagnostics_loop()))
         self._ready.set()
+
+    async def _run_device(
+        self,
+        name: str,
+        points: Sequence[Point],
+        pending: concurrent.futures.Future[type[Driver]] | None,
+    ) -> None:
+        """Run the device's driver, once its module is imported (`pending`, when not yet)."""
+        device = self.devices[name]
+        try:
+            if pending is None:
+                cls = driver_class(device.scheme)
+            else:
+                cls = await asyncio.wrap_future(pending)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("cannot load the driver of device %s", name)
+            self._on_batch([Sample(p.key, None, Quality.BAD, Reason.COMM_FAILURE) for p in points])
+            return
+        driver = cls(device, self._on_batch)
+        self._drivers[name] = driver
+        await self._run_driver(name, driver, points)
 
     async def _run_driver(self, name: str, driver: Driver, points: Sequence[Point]) -> None:
         try:
@@ -180,6 +242,9 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._importer is not None:
+            self._importer.shutdown(wait=False, cancel_futures=True)
+            self._importer = None
 
     # ---- data path -------------------------------------------------------------------------
 
@@ -190,6 +255,8 @@ class Runtime:
         changes: ChangeBatch = []
         changed_names: set[str] = set()
         self.samples_in += len(samples)
+        if not self.first_values.is_set():
+            self.first_values.set()
         for sample in samples:
             for tag in self._by_key.get(sample.key, ()):
                 new = _to_value(tag, sample, now)

@@ -21,15 +21,16 @@ import socket
 import subprocess
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drivers.sim.serve import HeatingSimulator
-from hmi.project import Project
-
 if TYPE_CHECKING:  # imported when used: a Modbus-only project never loads asyncua or paho
+    from drivers.base import DeviceConfig
     from drivers.sim.meters_mqtt import MeterPublisher
     from drivers.sim.opcua_serve import GasGateSimulator
+    from drivers.sim.serve import HeatingSimulator
+    from hmi.project import Project
 
 log = logging.getLogger("hmi.simulation")
 
@@ -53,8 +54,15 @@ class SimulationError(Exception):
 
 def simulated_endpoints(project: Project) -> dict[str, dict[str, Endpoint]]:
     """Plant or service -> station (the device name for services) -> (host, port)."""
+    return endpoints_for(project.devices, project.simulated)
+
+
+def endpoints_for(
+    devices: Mapping[str, DeviceConfig], simulated: Mapping[str, str]
+) -> dict[str, dict[str, Endpoint]]:
+    """`simulated_endpoints` from the devices and their `simulate` keys alone."""
     plants: dict[str, dict[str, Endpoint]] = {}
-    for device_name, target in project.simulated.items():
+    for device_name, target in simulated.items():
         plant, slash, station = target.partition("/")
         where = f"devices.toml: device {device_name}: simulate"
         if plant in SERVICES and not slash:
@@ -69,7 +77,7 @@ def simulated_endpoints(project: Project) -> dict[str, dict[str, Endpoint]]:
                 f"{where}: unknown gas station {station!r} (expected one of "
                 f"{', '.join(GAS_STATIONS)})"
             )
-        device = project.devices[device_name]
+        device = devices[device_name]
         endpoint = (device.host, device.port or DEFAULT_PORTS.get(plant, 0))
         plants.setdefault(plant, {})[station] = endpoint
     for kind in ("gasgate", "mosquitto"):
@@ -181,9 +189,14 @@ class SimulationHost:
     """Owns the simulator thread and loop, and the simulators running on it."""
 
     def __init__(
-        self, project: Project, speed: float = 1.0, seed: int = 1, meter_interval: float = 2.0
+        self,
+        endpoints: Mapping[str, Mapping[str, Endpoint]],
+        speed: float = 1.0,
+        seed: int = 1,
+        meter_interval: float = 2.0,
     ) -> None:
-        self.endpoints = simulated_endpoints(project)
+        """`endpoints`: plant or service -> station -> (host, port), see `simulated_endpoints`."""
+        self.endpoints = endpoints
         self.speed = speed
         self.seed = seed
         self.meter_interval = meter_interval
@@ -252,6 +265,8 @@ class SimulationHost:
                 log.info("mosquitto broker on %s:%d", *broker_endpoint)
         heating = self.endpoints.get("heating")
         if heating:
+            from drivers.sim.serve import HeatingSimulator
+
             self.heating = HeatingSimulator()
             await self.heating.start(heating, speed=self.speed, seed=self.seed)
         gas = self.endpoints.get("gasgate")

@@ -12,38 +12,40 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from drivers.base import DeviceConfig
 from hmi.alarm_edit import set_alarm_field
 from hmi.alarms.engine import AlarmEngine
-from hmi.alarms.journal import Journal
-from hmi.alarms.response import ResponseDesk, ResponseLog
 from hmi.alarms.system import (
     DATABASE_ONLINE,
     JOURNAL_QUEUE,
     database_tag_defs,
     system_alarms,
 )
-from hmi.audit.trail import AuditTrail
-from hmi.commands.service import CommandService
 from hmi.control import ControlServer, Handler
-from hmi.db import create_all, open_database
 from hmi.diagnostics.service import DiagnosticsService
-from hmi.history.answers import ANSWERS
-from hmi.history.backup import backup_station, backup_summary
 from hmi.history.service import HistoryService, history_path, history_tag_defs
-from hmi.history.store import HistoryStore
 from hmi.project import Project, load_project
-from hmi.publish import Publisher, PublishError
 from hmi.resources import data_home
-from hmi.runtime import Runtime
-from hmi.secrets import SecretsError, get_password
-from hmi.security.auth import Authenticator
-from hmi.security.store import UserStore
-from hmi.simulation import SimulationHost
+from hmi.runtime import FIRST_VALUES_WAIT, Runtime
+from hmi.simulation_process import SimulatorProcess
+
+# The storage side (SQLAlchemy for the journal, users and audit; DuckDB, NumPy and PyArrow for
+# history) is imported by `start`, on the thread that starts the station: building a station
+# stays cheap, so the operator application draws its window meanwhile.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from hmi.alarms.journal import Journal
+    from hmi.alarms.response import ResponseDesk
+    from hmi.audit.trail import AuditTrail
+    from hmi.commands.service import CommandService
+    from hmi.history.store import HistoryStore
+    from hmi.publish import Publisher  # pulls in protobuf: only for projects that publish
+    from hmi.security.auth import Authenticator
+    from hmi.security.store import UserStore
+    from hmi.simulation import SimulationHost
 
 DEFERRED_SIMULATORS_AFTER = 3.0  # seconds after the start, when the application asks
 
@@ -65,6 +67,8 @@ def runtime_devices(project: Project, data_dir: Path) -> dict[str, DeviceConfig]
     for name, device in project.devices.items():
         password = None
         if device.options.get("username"):
+            from hmi.secrets import SecretsError, get_password  # the keyring, when needed
+
             try:
                 password = get_password(name)
             except SecretsError as exc:
@@ -78,12 +82,25 @@ def runtime_devices(project: Project, data_dir: Path) -> dict[str, DeviceConfig]
 
 
 class Station:
-    """A running station: runtime plus, with `simulate`, the built-in plant simulators."""
+    """A running station: runtime plus, with `simulate`, the built-in plant simulators (in
+    this process, or in the child process `simulator` when given)."""
 
-    def __init__(self, project: Project, *, simulate: bool = False, sim_speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        simulate: bool = False,
+        sim_speed: float = 1.0,
+        simulator: SimulatorProcess | None = None,
+    ) -> None:
         self.project = project
         self.data_dir = data_home()
-        self.simulation = SimulationHost(project, speed=sim_speed) if simulate else None
+        self.simulation: SimulationHost | None = None
+        self.simulator = simulator
+        if simulate and simulator is None:
+            from hmi.simulation import SimulationHost, simulated_endpoints
+
+            self.simulation = SimulationHost(simulated_endpoints(project), speed=sim_speed)
         devices = runtime_devices(project, self.data_dir)
         self.runtime = Runtime(project, devices)
         self.diagnostics = DiagnosticsService(
@@ -112,10 +129,13 @@ class Station:
             self.runtime.store.get,
             persist=lambda alarm, field, value: set_alarm_field(project.root, alarm, field, value),
         )
+        self.alarms.hold_transitions()  # the runtime starts before the journal opens
         self.runtime.subscribe(self.alarms.on_changes)
-        self.control = ControlServer(self.data_dir, project.name, self._control_handlers())
+        self.control: ControlServer | None = None  # built by start: it answers from history
         self.publisher: Publisher | None = None
         if project.publish is not None:
+            from hmi.publish import Publisher, PublishError
+
             try:
                 self.publisher = Publisher(
                     self.runtime,
@@ -145,6 +165,8 @@ class Station:
                 return answer(store, args)
 
             return handle
+
+        from hmi.history.answers import ANSWERS
 
         handlers = {op: on_history(answer) for op, answer in ANSWERS.items()}
         handlers["station.backup"] = self._backup
@@ -202,6 +224,8 @@ class Station:
         dest = Path(str(args.get("dest", "")))
         if not dest.is_absolute():
             raise ValueError("dest: expected an absolute folder path")
+        from hmi.history.backup import backup_station, backup_summary
+
         spool = self.publisher.spool if self.publisher is not None else None
         manifest = backup_station(
             dest,
@@ -214,47 +238,76 @@ class Station:
         return backup_summary(dest, manifest)
 
     @classmethod
-    def open(cls, path: str | Path, *, simulate: bool = False, sim_speed: float = 1.0) -> Station:
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        simulate: bool = False,
+        sim_speed: float = 1.0,
+        simulator: SimulatorProcess | None = None,
+    ) -> Station:
         """Load the project folder at `path` (raises ProjectError) and build its station."""
-        return cls(load_project(path), simulate=simulate, sim_speed=sim_speed)
+        project = load_project(path)
+        return cls(project, simulate=simulate, sim_speed=sim_speed, simulator=simulator)
 
-    def start(self, *, defer_slow_simulators: bool = False) -> None:
-        """Start the simulators (if any), then the runtime, then the publisher (if any).
+    def start(self, *, values_first: bool = False) -> None:
+        """Start the simulators (if any) and the runtime, then open history and the relational
+        store, then start the publisher (if any), the alarms and the control endpoint.
 
-        With `defer_slow_simulators` the slow simulators (the OPC UA gas gate) are built after
-        the station has started (a few seconds later): the operator application shows its first
-        window and values sooner, and the gas gate's link connects when its server listens.
+        What the runtime delivers before the storage is open waits for it (nothing is lost).
+        With `values_first` (the operator application) the first values come before the rest:
+        the storage libraries and the slow driver libraries (asyncua), each most of a second
+        under the interpreter lock, load once the runtime's first values are in (or after
+        FIRST_VALUES_WAIT), and the slow in-process simulators (the OPC UA gas gate) are built
+        DEFERRED_SIMULATORS_AFTER the start.
         """
-        if self.simulation is not None:
-            self.simulation.start(defer_slow=defer_slow_simulators)
-        self.history.start()
+        if self.simulator is not None:
+            try:
+                self.simulator.spawn()  # builds its plant while the driver modules load
+            except OSError as exc:
+                raise StationError(f"cannot start the simulator process: {exc}") from None
+        self.runtime.prepare(values_first=values_first)
         try:
-            self._open_journal()
+            self._start_simulators(values_first)
             self.runtime.start()
+            if values_first:
+                self.runtime.first_values.wait(FIRST_VALUES_WAIT)
+            self.history.start()
+            self._open_journal()
             if self.publisher is not None:
+                from hmi.publish import PublishError
+
                 try:
                     self.publisher.start()
                 except PublishError as exc:
-                    self.runtime.stop()
                     raise StationError(str(exc)) from None
         except BaseException:
+            self.runtime.stop()
             self.history.stop()
             self._close_journal()
-            if self.simulation is not None:
-                self.simulation.stop()
+            self._stop_simulators()
             raise
         self.alarms.start()
+        self.control = ControlServer(self.data_dir, self.project.name, self._control_handlers())
         try:
             self.control.start()
         except OSError as exc:  # the station runs; only other processes cannot ask it
             log.error("control endpoint unavailable: %s", exc)
-        if self.simulation is not None and defer_slow_simulators:
+        if self.simulation is not None and values_first:
             # its two seconds of CPU would compete with the first screen and the first values
             self.simulation.start_deferred(DEFERRED_SIMULATORS_AFTER)
         log.info("station %s started (%d tags)", self.project.name, len(self.runtime.tags))
 
     def _open_journal(self) -> None:
         """Open the relational store and what lives in it: journal, records, users, audit."""
+        from hmi.alarms.journal import Journal
+        from hmi.alarms.response import ResponseDesk, ResponseLog
+        from hmi.audit.trail import AuditTrail
+        from hmi.commands.service import CommandService
+        from hmi.db import create_all, open_database
+        from hmi.security.auth import Authenticator
+        from hmi.security.store import UserStore
+
         database = open_database(os.environ.get(DATABASE_ENV) or None, self.data_dir)
         try:
             create_all(database)
@@ -269,7 +322,8 @@ class Station:
             log.warning("cannot fill the alarm cause catalogue: %s", exc)
         self.responses = ResponseDesk(responses, lambda alarm: self.alarms.view(alarm).area)
         # the response records follow the journal: opened at activation, acks filled in
-        self.journal = self.alarms.journal = Journal(database, also=[responses.apply_in])
+        self.journal = Journal(database, also=[responses.apply_in])
+        self.alarms.attach_journal(self.journal)  # with what the alarms did meanwhile
         self.diagnostics.start(database)
         audit = self.audit = self.alarms.audit = AuditTrail(database)
         self.users = UserStore(database, audit, host=audit.host)
@@ -301,11 +355,13 @@ class Station:
             if self.database is not None:
                 self.database.dispose()
                 self.database = None
-            self.journal = self.alarms.journal = None
+            self.alarms.attach_journal(None)
+            self.journal = None
 
     def stop(self) -> None:
         """Stop the control endpoint, the publisher (if any), the runtime, then the simulators."""
-        self.control.stop()
+        if self.control is not None:
+            self.control.stop()
         self._close_commands()
         self.diagnostics.stop()  # first: links closing at the stop are no outages
         self.alarms.stop()
@@ -314,8 +370,20 @@ class Station:
         self.runtime.stop()
         self.history.stop()
         self._close_journal()
+        self._stop_simulators()
+
+    def _start_simulators(self, defer_slow: bool) -> None:
+        """Start the in-process simulators, or wait for the child process's; until they listen."""
+        if self.simulation is not None:
+            self.simulation.start(defer_slow=defer_slow)
+        if self.simulator is not None:
+            self.simulator.start(defer_slow=defer_slow)
+
+    def _stop_simulators(self) -> None:
         if self.simulation is not None:
             self.simulation.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
 
     def __enter__(self) -> Station:
         self.start()

@@ -18,7 +18,7 @@ from hmi.security.auth import Session
 from hmi.security.errors import PermissionRefused
 from hmi.security.permissions import ANY_AREA, MANAGE_USERS, RoleGrant
 from hmi.security.store import UserStore
-from hmi.security.tables import UserInfo
+from hmi.security.user_info import UserInfo
 
 __all__ = ["UserAdmin"]
 

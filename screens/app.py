@@ -14,9 +14,8 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from hmi.client import connect
-from hmi.project import ProjectError
 from hmi.resources import demo_project
+from hmi.simulation_process import SimulatorProcess
 from screens.bridge import when_done
 from screens.theme import VARIANTS, apply_theme
 
@@ -88,19 +87,24 @@ def _no_display() -> bool:
 def launch(args: argparse.Namespace) -> tuple[QApplication, MainWindow] | int:
     """Start the station in the background and show the main window (an exit code on error).
 
-    The station starts first: while it opens its storage and connects its devices, this
-    thread loads the screens and draws the first window.
+    The simulators (with `--simulate`) start first, in a child process on another core, before
+    this process imports the core; the station starts in the background, its first values
+    before its storage: while it connects its devices, this thread draws the window.
     """
+    project = args.project or demo_project()
+    simulator = SimulatorProcess(project).spawn() if args.simulate else None
+    from hmi.client import connect
+    from hmi.project import ProjectError
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Conduit HMI")
     app.setOrganizationName("Conduit")
-    project = args.project or demo_project()
     try:
-        client = connect(
-            project, simulate=args.simulate, defer_slow_simulators=True, background=True
-        )
+        client = connect(project, simulator=simulator, values_first=True, background=True)
     except ProjectError as exc:
+        if simulator is not None:
+            simulator.stop()
         QMessageBox.critical(None, "Conduit HMI — project error", str(exc))
         print(str(exc), file=sys.stderr)
         return 2

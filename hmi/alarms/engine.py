@@ -135,6 +135,9 @@ class _Watch:
     since: float | None = None
 
 
+MAX_HELD = 10_000  # transitions kept for a journal not attached yet
+
+
 class AlarmEngine:
     """Evaluates alarms on tag changes and serves operator requests; thread-safe."""
 
@@ -150,6 +153,8 @@ class AlarmEngine:
         persist: Persist | None = None,
     ) -> None:
         self.journal = journal  # where transitions go; None: nowhere (tests, tools)
+        # with `hold_transitions`: what happened before the journal was attached, for it
+        self._held: list[Transition] | None = None
         self.persist = persist  # where edited fields are written; None: memory only
         self.audit: AuditSink | None = None  # where requests are audited; None: nowhere (tests)
         self._read = read
@@ -179,6 +184,21 @@ class AlarmEngine:
         self.evaluations = 0  # condition evaluations, for benchmarks
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+
+    def hold_transitions(self) -> None:
+        """Keep the transitions until `attach_journal` (the runtime may start before the
+        journal opens), at most MAX_HELD of them."""
+        with self._lock:
+            if self.journal is None and self._held is None:
+                self._held = []
+
+    def attach_journal(self, journal: Journal | None) -> None:
+        """Send transitions to `journal` from now on (None: nowhere), the held ones first."""
+        with self._lock:
+            held, self._held = self._held, None
+            if journal is not None and held:
+                journal.record(held)
+            self.journal = journal
 
     def start(self, period: float = 1.0) -> None:
         """Tick every `period` seconds on a thread of its own until `stop`."""
@@ -296,6 +316,8 @@ class AlarmEngine:
                 watch.since = t.ts
         if self.journal is not None:
             self.journal.record(stamped)
+        elif self._held is not None and len(self._held) < MAX_HELD:
+            self._held.extend(stamped[: MAX_HELD - len(self._held)])
 
     # ---- operator requests ------------------------------------------------------------------
 

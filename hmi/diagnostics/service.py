@@ -16,12 +16,9 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from hmi.diagnostics.leak import LeakFinding, MassBalance, SegmentDef
-from hmi.diagnostics.records import RecordWriter
 from hmi.diagnostics.signal import FrozenDetector, SpikeDetector
 from hmi.diagnostics_config import (
     DiagnosticsSettings,
@@ -34,6 +31,11 @@ from hmi.diagnostics_config import (
 )
 from hmi.expressions import Expression, compile_expression
 from hmi.tags import DataType, Quality, Reason, TagDef, Value, link_tag_name
+
+if TYPE_CHECKING:  # the records go to the relational store: SQLAlchemy, imported by start
+    from sqlalchemy import Engine
+
+    from hmi.diagnostics.records import RecordWriter
 
 __all__ = ["DiagnosticsService"]
 
@@ -288,19 +290,25 @@ class DiagnosticsService:
                     s.spikes_seen += 1
                 continue
             device = online.get(name)
-            if device is not None and self._writer is not None and value.quality is Quality.GOOD:
+            if device is not None and value.quality is Quality.GOOD:
                 self._link(device, bool(value.value), value)
 
     def _link(self, device: str, up: bool, value: Value) -> None:
-        """A device link's online flag changed: begin or end its outage."""
-        assert self._writer is not None
+        """A device link's online flag changed: begin or end its outage.
+
+        Followed before the records are open too (the runtime may start first), so a device
+        that connected meanwhile is known to have been online.
+        """
+        writer = self._writer
         ts = value.source_ts if value.source_ts is not None else value.recv_ts
         if up:
             self._connected.add(device)
             self._connecting.pop(device, None)
-            self._writer.outage_ended(device, ts)
+            if writer is not None:
+                writer.outage_ended(device, ts)
         elif device in self._connected:
-            self._writer.outage_began(device, ts)
+            if writer is not None:
+                writer.outage_began(device, ts)
         else:  # the first connection is still being made: an outage only after the grace
             self._connecting.setdefault(device, ts)
 
@@ -308,6 +316,8 @@ class DiagnosticsService:
 
     def start(self, engine: Engine, *, period: float = 60.0) -> None:
         """Record outages and data quality in `engine`'s database from now on."""
+        from hmi.diagnostics.records import RecordWriter
+
         writer = RecordWriter(engine, period=period)
         writer.start()
         self._writer = writer

@@ -18,14 +18,16 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hmi.history.policy import RecordingPolicy
-from hmi.history.store import HistoryStore
-from hmi.history.writer import EXPECTED_ERRORS, HistoryWriter, describe_error
 from hmi.history_config import HistorySettings
 from hmi.resources import slug
 from hmi.tags import DataType, TagDef, Value
+
+if TYPE_CHECKING:  # DuckDB, NumPy and PyArrow: imported by start
+    from hmi.history.store import HistoryStore
+    from hmi.history.writer import HistoryWriter
 
 log = logging.getLogger("hmi.history")
 
@@ -90,6 +92,10 @@ class HistoryService:
         self.retry_delay = retry_delay
         self.retry_max = retry_max
         self.writer: HistoryWriter | None = None
+        # what was due before `start` (the runtime may start first), handed to the writer then
+        self._early: list[list[tuple[str, Value]]] = []
+        self._early_rows = 0
+        self._early_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -100,7 +106,9 @@ class HistoryService:
 
     def start(self) -> bool:
         """Start recording; False (logged) while the file cannot be opened (retried meanwhile)."""
-        self.writer = HistoryWriter(
+        from hmi.history.writer import HistoryWriter
+
+        writer = HistoryWriter(
             None,
             self._tags,
             opener=self._open,
@@ -111,20 +119,36 @@ class HistoryService:
             retry_max=self.retry_max,
             reopen_period=self.open_retry,
         )
+        with self._early_lock:  # in order: what came early first, then the runtime's next
+            for batch in self._early:
+                writer.on_changes(batch)
+            self._early, self._early_rows = [], 0
+            self.writer = writer
         self._thread = threading.Thread(
             target=self._maintain, name="conduit-history-maintenance", daemon=True
         )
         self._thread.start()
-        return self.writer.online
+        return writer.online
 
     def _open(self) -> HistoryStore:
+        from hmi.history.store import HistoryStore
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return HistoryStore(self.path)
 
     def on_changes(self, batch: list[tuple[str, Value]]) -> None:
         """Runtime subscriber: queue the changes worth recording (never blocks)."""
-        if self.writer is not None:
-            self.writer.on_changes(self.policy.admit(batch, time.time()))
+        due = self.policy.admit(batch, time.time())
+        writer = self.writer
+        if writer is None:
+            with self._early_lock:
+                writer = self.writer
+                if writer is None:
+                    if self._early_rows < self.max_rows:  # bounded like the writer's queue
+                        self._early.append(due)
+                        self._early_rows += len(due)
+                    return
+        writer.on_changes(due)
 
     def diagnostics(self) -> Mapping[str, Any]:
         """Values of the `_diag.history.*` tags (None before `start`)."""
@@ -169,6 +193,8 @@ class HistoryService:
         store = None if w is None or not w.online else w.store
         if store is None:
             return
+        from hmi.history.writer import EXPECTED_ERRORS, describe_error
+
         now_ms = int(time.time() * 1000)
         try:
             store.rollup(now_ms)

@@ -19,12 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from hmi.security.audit_sink import AuditSink, record
 from hmi.security.errors import AccountDisabled, AccountLocked, AuditUnavailable, AuthError
 from hmi.security.passwords import hash_password, needs_rehash, verify_password
 from hmi.security.permissions import ANY_AREA, VIEW, RoleGrant, format_grants
-from hmi.security.store import Credentials, UserStore
+
+if TYPE_CHECKING:  # the store imports SQLAlchemy; a Session is needed without it
+    from hmi.security.store import Credentials, UserStore
 
 __all__ = ["UNKNOWN_USER", "Authenticator", "Session"]
 

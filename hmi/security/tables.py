@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from hmi.db import metadata
 from hmi.security.errors import UserError
 from hmi.security.permissions import ANY_AREA, DEFAULT_ROLES, MANAGE_USERS, RoleGrant
+from hmi.security.user_info import UserInfo
 
 __all__ = [
     "TABLES",
@@ -87,33 +88,6 @@ user_roles = Table(
     Column("area", String(100), primary_key=True),  # "*": every area
 )
 TABLES = [users, password_history, roles, role_permissions, user_roles]
-
-
-@dataclass(frozen=True, slots=True)
-class UserInfo:
-    """A user as listed: no password hash."""
-
-    name: str
-    full_name: str
-    disabled: bool
-    created: float
-    password_changed: float
-    failed_count: int
-    locked_until: float | None
-    grants: tuple[RoleGrant, ...]
-
-    def to_row(self) -> dict[str, Any]:
-        """A plain, JSON-ready row (grants as 'role' or 'role:AREA')."""
-        return {
-            "name": self.name,
-            "full_name": self.full_name,
-            "disabled": self.disabled,
-            "created": self.created,
-            "password_changed": self.password_changed,
-            "failed_count": self.failed_count,
-            "locked_until": self.locked_until,
-            "roles": [str(g) for g in self.grants],
-        }
 
 
 @dataclass(frozen=True, slots=True)

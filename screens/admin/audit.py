@@ -13,7 +13,7 @@ import csv
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
@@ -30,13 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hmi.audit.schema import AuditRecord
-from hmi.audit.verify import VerifyReport
 from screens import i18n, theme
 from screens.admin.texts import refusal_text, time_text
 from screens.context import AppContext
 from screens.i18n import tr
 from screens.widgets.table import ColumnsTableModel
+
+if TYPE_CHECKING:  # the audit records live in the relational store (SQLAlchemy)
+    from hmi.audit.schema import AuditRecord
+    from hmi.audit.verify import VerifyReport
 
 __all__ = ["AUDIT_COLUMNS", "LIMIT", "PRESETS", "AuditModel", "AuditTab"]
 

@@ -9,7 +9,7 @@ order and the permission again and its refusals are reported through `message`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -22,12 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hmi.alarms.response import AlarmResponse, Cause
 from hmi.client import AlarmView
 from screens import i18n
 from screens.alarms.texts import language
 from screens.context import AppContext
 from screens.i18n import tr
+
+if TYPE_CHECKING:  # the response records live in the relational store (SQLAlchemy)
+    from hmi.alarms.response import AlarmResponse, Cause
 
 __all__ = ["ResponseBox"]
 

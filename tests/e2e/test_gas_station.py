@@ -73,7 +73,7 @@ def test_a_station_started_before_its_gas_gate_simulator_connects_without_false_
     """The operator application starts the station first and builds the slow OPC UA server
     after: the gas gate link connects once it listens, offline meanwhile but never lossy."""
     station = Station.open(demo_copy(tmp_path), simulate=True)
-    station.start(defer_slow_simulators=True)
+    station.start(values_first=True)
     try:
         sim, store = station.simulation, station.runtime.store
         assert sim is not None

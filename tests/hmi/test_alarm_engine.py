@@ -128,6 +128,34 @@ def test_a_limit_alarm_waits_its_on_delay_and_is_acknowledged(setup) -> None:
     assert engine.view("HS1.TT101.hi").state is AlarmState.NORMAL
 
 
+def test_transitions_before_the_journal_is_attached_reach_it_first_and_in_order() -> None:
+    """The station's runtime starts before its journal opens: what the alarms did meanwhile is
+    journaled when it is attached, before anything after."""
+    plant, journal = Plant(), ListJournal()
+    engine = AlarmEngine(DEFS, None, plant.read, host="console-1", clock=lambda: plant.now)
+    engine.hold_transitions()
+    plant.set(engine, "SS1.P201", 1)
+    plant.set(engine, "SS1.FT201", 1.0)  # low: active at once
+    plant.set(engine, "SS1.FT201", 3.0)  # and clear
+    assert journal.records == []
+    engine.attach_journal(journal)
+    plant.set(engine, "SS1.FT201", 1.5)
+    assert [t.event for t in journal.records] == [Event.ACTIVATE, Event.CLEAR, Event.ACTIVATE]
+    engine.attach_journal(None)  # closed: nowhere again, nothing held
+    plant.set(engine, "SS1.FT201", 3.0)
+    assert len(journal.records) == 3 and engine._held is None
+
+
+def test_without_a_hold_nothing_waits_for_a_journal() -> None:
+    plant = Plant()
+    engine = AlarmEngine(DEFS, None, plant.read, clock=lambda: plant.now)
+    plant.set(engine, "SS1.P201", 1)
+    plant.set(engine, "SS1.FT201", 1.0)
+    journal = ListJournal()
+    engine.attach_journal(journal)
+    assert journal.records == [] and engine.view("SS1.FT201.lo").active
+
+
 def test_without_the_permission_nothing_changes_and_nothing_is_journaled(setup) -> None:
     engine, plant, journal = setup
     plant.set(engine, "SS1.FT201", 1.0)  # lo, no delay

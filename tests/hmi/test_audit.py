@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, delete, func, select, text
 
-from hmi.audit import GENESIS, AuditError, AuditTrail, chain_hash, query_audit, verify
-from hmi.audit.schema import audit_head, audit_trail
+from hmi.audit.query import query_audit
+from hmi.audit.schema import GENESIS, AuditError, audit_head, audit_trail, chain_hash
+from hmi.audit.trail import AuditTrail
+from hmi.audit.verify import verify
 from hmi.db import open_database
 
 T0 = 1_760_000_000.123456

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, update
 
 from hmi import cli
-from hmi.audit import AuditTrail
 from hmi.audit.schema import audit_trail
+from hmi.audit.trail import AuditTrail
 from hmi.db import open_database
 from tests.hmi.test_runtime import write_project
 

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from hmi import cli
-from hmi.audit import AuditTrail, chain_hash, verify
-from hmi.audit.schema import audit_head, audit_trail
+from hmi.audit.schema import audit_head, audit_trail, chain_hash
+from hmi.audit.trail import AuditTrail
+from hmi.audit.verify import verify
 from tests.hmi.test_runtime import write_project
 
 C = audit_trail.c

@@ -207,6 +207,29 @@ def test_the_first_connection_at_start_is_no_outage_unless_it_never_comes(
     svc.stop()
 
 
+def test_a_connection_made_before_the_records_open_is_known_at_their_start(
+    engine: Engine,
+) -> None:
+    """The runtime starts before the relational store opens: a device that connected meanwhile
+    is neither an outage from the start nor forgotten when it drops later."""
+    plant = Plant()
+    svc = service(plant, DiagnosticsSettings(), devices=("PLC1",))
+    online = "_diag.PLC1.online"
+    svc.on_changes([(online, plant.set(online, True))])  # before start: no records yet
+    plant.now += 5
+    svc.start(engine, period=3600)
+    run(plant, svc, 40)  # past the connect grace: it was online, no outage
+    assert svc.flush()
+    assert link_outages(engine, T0, T0 + 3600, now=plant.now) == {}
+    svc.on_changes([(online, plant.set(online, False))])
+    plant.now += 60
+    svc.on_changes([(online, plant.set(online, True))])
+    assert svc.flush()
+    found = link_outages(engine, T0, T0 + 3600, now=plant.now)
+    assert found["PLC1"].count == 1 and found["PLC1"].minutes == pytest.approx(1.0)
+    svc.stop()
+
+
 def test_data_accuracy_counts_faulty_seconds_per_tag_and_month(engine: Engine) -> None:
     plant = Plant()
     svc = service(

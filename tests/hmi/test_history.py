@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from drivers.base import Quality
-from hmi.history import HistoryReader, HistoryStore, HistoryWriter
+from hmi.history.query import HistoryReader
+from hmi.history.store import HistoryStore
+from hmi.history.writer import HistoryWriter
 from hmi.tags import DataType, TagDef, Value
 
 T0 = 1_700_000_000.0  # epoch seconds

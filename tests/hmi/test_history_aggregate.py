@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hmi.history import HistoryStore
 from hmi.history.aggregate import HOLD_MAX, Aggregates, aggregate, period_bounds
+from hmi.history.store import HistoryStore
 
 HOLD_MS = round(HOLD_MAX * 1000)
 FIELDS = ("min", "max", "avg", "twa", "integral", "held_s", "delta")

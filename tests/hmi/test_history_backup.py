@@ -16,10 +16,10 @@ from typing import Self
 import numpy as np
 import pytest
 
-from hmi.history import HistoryStore
 from hmi.history.backup import BackupError, Manifest, backup_station
 from hmi.history.restore import read_manifest, restore_station, verify_backup
 from hmi.history.service import history_path
+from hmi.history.store import HistoryStore
 from tests.conftest import wait_until
 
 PROJECT = "Demo Plant"
@@ -375,7 +375,7 @@ def test_restore_refuses_a_damaged_backup(
 HOLDER = """
 import sys
 from pathlib import Path
-from hmi.history import HistoryStore
+from hmi.history.store import HistoryStore
 store = HistoryStore(Path(sys.argv[1]))
 print("holding", flush=True)
 sys.stdin.readline()

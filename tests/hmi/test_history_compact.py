@@ -9,9 +9,9 @@ import duckdb
 import numpy as np
 import pytest
 
-from hmi.history import HistoryReader, HistoryStore
 from hmi.history import store as store_module
-from hmi.history.store import DAY_MS
+from hmi.history.query import HistoryReader
+from hmi.history.store import DAY_MS, HistoryStore
 
 DAY0 = 1_700_006_400_000  # a UTC midnight, epoch ms
 assert DAY0 % DAY_MS == 0

@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
 
-from hmi.history import HistoryReader, HistoryStore
 from hmi.history import export as export_module
 from hmi.history.export import RAW_COLUMNS, TREND_COLUMNS, export_history, iso_times
+from hmi.history.query import HistoryReader
+from hmi.history.store import HistoryStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DST_START = 1_711_846_800_000  # 2024-03-31 01:00 UTC: Berlin goes from +01:00 to +02:00

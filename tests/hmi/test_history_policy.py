@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from drivers.base import Quality, Reason
-from hmi.history import HistoryReader
 from hmi.history.policy import RecordingPolicy
+from hmi.history.query import HistoryReader
 from hmi.history.service import HistoryService
 from hmi.history_config import HistorySettings
 from hmi.tags import DataType, TagDef, Value
@@ -106,3 +106,34 @@ def test_the_service_records_through_the_policy_with_heartbeats(tmp_path: Path) 
     finally:
         service.stop()
     assert [(round(ts - t0, 3), v) for ts, v, _ in rows] == [(0, 5.0), (2, 7.0), (1000, 7.0)]
+
+
+def test_changes_before_the_start_are_recorded_once_it_starts(tmp_path: Path) -> None:
+    """The station starts its runtime before history opens: nothing delivered meanwhile is lost,
+    and it is written before what comes after the start."""
+    tags = {"T": TagDef("T", history_deadband=0.0)}
+    service = HistoryService(tmp_path / "h.duckdb", tags, HistorySettings(max_interval=600))
+    t0 = time.time()
+    service.on_changes([("T", _v(1.0, t0))])
+    service.on_changes([("T", _v(2.0, t0 + 1))])
+    service.start()
+    try:
+        service.on_changes([("T", _v(3.0, t0 + 2))])
+        writer = service.writer
+        assert writer is not None
+        writer.flush()
+        store = service.store
+        assert store is not None
+        rows = HistoryReader(store).raw("T", t0 - 1, t0 + 10)
+    finally:
+        service.stop()
+    assert [v for _, v, _ in rows] == [1.0, 2.0, 3.0]
+
+
+def test_what_waits_for_the_start_is_bounded_like_the_queue(tmp_path: Path) -> None:
+    tags = {"T": TagDef("T", history_deadband=0.0)}
+    service = HistoryService(tmp_path / "h.duckdb", tags, HistorySettings(), max_rows=3)
+    t0 = time.time()
+    for i in range(10):
+        service.on_changes([("T", _v(float(i), t0 + i))])
+    assert sum(len(batch) for batch in service._early) == 3

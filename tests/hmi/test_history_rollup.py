@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hmi.history import HistoryReader, HistoryStore
+from hmi.history.query import HistoryReader
 from hmi.history.rollup import HOUR_MS, MINUTE_MS
+from hmi.history.store import HistoryStore
 
 START = 472_222 * HOUR_MS  # an hour boundary, epoch ms (2023-11-14 22:00 UTC)
 
