@@ -128,6 +128,9 @@ class Runtime:
         """Cancel every device task, close the links and end the thread."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
+            if self._importer is not None:  # prepared, never started
+                self._importer.shutdown(wait=False, cancel_futures=True)
+                self._importer = None
             return
         if loop.is_running():
             fut = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
