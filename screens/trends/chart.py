@@ -42,6 +42,9 @@ from screens.trends.toolbar import TrendToolbar
 
 REDRAW_MIN = 0.1  # seconds between live redraws, at least (the refresh period at 10 Hz)
 REDRAW_MAX = 1.0  # and at most
+# a due redraw waits this long, so its paint (the costliest of the screen: 15-60 ms, the whole
+# plot) falls between refresh ticks instead of on top of the symbols' repaint after a tick
+BETWEEN_TICKS_MS = 40
 
 __all__ = ["TrendView"]
 
@@ -63,7 +66,7 @@ class TrendView(QWidget):
         self._drawn_at = 0.0  # monotonic time of the last live redraw
         self._redraw = QTimer(self)
         self._redraw.setSingleShot(True)
-        self._redraw.timeout.connect(self._draw_live)
+        self._redraw.timeout.connect(self._redraw_due)
         self.groups = GroupStore()
         self.history_requests = 0  # requests made (tests and the benchmark read these)
         self.dropped_answers = 0  # answers dropped because the range changed meanwhile
@@ -260,16 +263,19 @@ class TrendView(QWidget):
         # the picture changes when time has moved a pixel column on: redraw then (and at least
         # once a second), not at every refresh tick; 8 pens x 10,000 points stay cheap at 10 Hz
         wait = min(max(per_pixel, REDRAW_MIN), REDRAW_MAX) - (now - self._drawn_at)
-        if wait <= 0:
-            self._draw_live()
-        elif not self._redraw.isActive():
-            self._redraw.start(max(1, round(wait * 1000)))  # what arrived is drawn by then
-        if self.live:
-            if time.time() - hi >= per_pixel:
-                self._follow_now()  # only once now moved a pixel on: axes are redrawn then
-            self._refetch_if_moved()
+        if not self._redraw.isActive():  # what arrived is drawn by then
+            self._redraw.start(max(BETWEEN_TICKS_MS, round(wait * 1000)))
         if self.cursor_line.isVisible():
             self._show_readout()
+
+    def _redraw_due(self) -> None:
+        """The live redraw, between ticks: follow now (once it moved a pixel on), then draw."""
+        if self.live and self.isVisible():
+            lo, hi = self.x_range()
+            if time.time() - hi >= (hi - lo) / self.pixel_width():
+                self._follow_now()  # the axes are redrawn in the same paint as the curves
+            self._refetch_if_moved()
+        self._draw_live()
 
     def fill(self, tag: str, times: npt.ArrayLike, values: npt.ArrayLike) -> None:
         """Pre-fill a pen's live buffer (NaN: bad); the pen is added when missing."""
