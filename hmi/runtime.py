@@ -197,13 +197,10 @@ class Runtime:
         self._evaluate_calcs(set(self._calc_rank), time.time())
         self.prepare()
         for device_name, points in self._points.items():
-            device = self.devices[device_name]
-            pending = self._imports.get(device.scheme)
-            if pending is None or pending.done():
-                run = self._run_device(device_name, points, None)
-            else:
-                run = self._run_device(device_name, points, pending)
-            self._tasks.append(self._loop.create_task(run))
+            pending = self._imports.get(self.devices[device_name].scheme)
+            self._tasks.append(
+                self._loop.create_task(self._run_device(device_name, points, pending))
+            )
         self._tasks.append(self._loop.create_task(self._diagnostics_loop()))
         self._ready.set()
 
@@ -216,10 +213,11 @@ class Runtime:
         """Run the device's driver, once its module is imported (`pending`, when not yet)."""
         device = self.devices[name]
         try:
-            if pending is None:
-                cls = driver_class(device.scheme)
-            else:
-                cls = await asyncio.wrap_future(pending)
+            cls = (
+                driver_class(device.scheme)
+                if pending is None
+                else await asyncio.wrap_future(pending)
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
